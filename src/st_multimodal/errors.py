@@ -1,0 +1,137 @@
+"""The one exception tree of st_multimodal.
+
+Every error about an input derives from :class:`MultimodalInputError`. Errors raised for an item
+of a batch carry ``.index`` (its position in the call) and ``.source`` (a short, safe description
+of where it came from) and name both in their message::
+
+    MultimodalInputError(Exception)                 .index, .source
+     ├── UnsupportedInputError(…, TypeError)         no resolver takes this value
+     │    └── ModalityNotSupportedError               the model cannot take this modality
+     ├── FetchError(…, OSError)                       .status, .transient
+     │    └── BlockedSourceError(…, PermissionError)  the fetch policy forbids this source
+     ├── DecodeError(…, ValueError)                   the bytes are not valid media
+     ├── LimitExceededError(…, ValueError)            .limit_name, .limit, .actual
+     └── MissingDependencyError(…, ImportError)       .package, .extra
+
+Every class keeps working across ``pickle`` (worker processes, Ray actors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MultimodalInputError",
+    "UnsupportedInputError",
+    "ModalityNotSupportedError",
+    "FetchError",
+    "BlockedSourceError",
+    "DecodeError",
+    "LimitExceededError",
+    "MissingDependencyError",
+    "describe_source",
+]
+
+_MAX_SOURCE_CHARS = 120
+
+
+def describe_source(value: Any) -> str:
+    """A short, printable description of an input, safe to put in a message or a log."""
+    if isinstance(value, str):
+        text = value if not value.startswith("data:") else value.split(",", 1)[0] + ",…"
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        text = f"<{type(value).__name__} of {len(value)} bytes>"
+    else:
+        shape = getattr(value, "shape", None) or getattr(value, "size", None)
+        text = f"<{type(value).__module__}.{type(value).__name__}{'' if shape is None else f' {tuple(shape)}'}>"
+        if hasattr(value, "__fspath__"):
+            text = str(value.__fspath__())
+    if len(text) > _MAX_SOURCE_CHARS:
+        text = text[: _MAX_SOURCE_CHARS - 1] + "…"
+    return text
+
+
+class MultimodalInputError(Exception):
+    """Base class: an input could not be turned into something the model accepts."""
+
+    def __init__(self, message: str, *, index: int | None = None, source: str | None = None, **fields: Any):
+        self.reason = message
+        self.index = index
+        self.source = source
+        self._fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.index is not None:
+            where.append(f"input {self.index}")
+        if self.source is not None:
+            where.append(repr(self.source))
+        return f"{' '.join(where)}: {self.reason}" if where else self.reason
+
+    def at(self, index: int | None = None, source: str | None = None) -> "MultimodalInputError":
+        """Attach the batch position and source (keeps values already set) and return self."""
+        if self.index is None:
+            self.index = index
+        if self.source is None:
+            self.source = source
+        self.args = (self._render(),)
+        return self
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.reason, self.index, self.source, self._fields))
+
+
+def _rebuild(cls, reason, index, source, fields):
+    return cls(reason, index=index, source=source, **fields)
+
+
+class UnsupportedInputError(MultimodalInputError, TypeError):
+    """No resolver accepts this value, or its shape/layout is ambiguous."""
+
+
+class ModalityNotSupportedError(UnsupportedInputError):
+    """The model does not accept this modality; the message names the ones it does."""
+
+
+class FetchError(MultimodalInputError, OSError):
+    """Bytes could not be fetched. ``.status`` is the HTTP status (or None); ``.transient`` says a retry may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False, **kw: Any):
+        super().__init__(message, status=status, transient=transient, **kw)
+
+
+class BlockedSourceError(FetchError, PermissionError):
+    """The fetch policy forbids this source (scheme, domain, address or file root)."""
+
+    def __init__(self, message: str, **kw: Any):
+        kw.setdefault("status", None)
+        kw.setdefault("transient", False)
+        super().__init__(message, **kw)
+
+
+class DecodeError(MultimodalInputError, ValueError):
+    """The bytes or array are not valid media of any known kind."""
+
+
+class LimitExceededError(MultimodalInputError, ValueError):
+    """A size limit was hit. ``.limit_name``, ``.limit`` and ``.actual`` say which and by how much."""
+
+    def __init__(self, message: str, *, limit_name: str, limit: Any, actual: Any, **kw: Any):
+        super().__init__(message, limit_name=limit_name, limit=limit, actual=actual, **kw)
+
+    def _render(self) -> str:
+        return f"{super()._render()} ({self.limit_name}: limit {self.limit}, got {self.actual})"
+
+
+class MissingDependencyError(MultimodalInputError, ImportError):
+    """An optional package is needed. ``.package`` names it, ``.extra`` the pip extra that installs it."""
+
+    def __init__(self, message: str, *, package: str, extra: str | None = None, **kw: Any):
+        hint = f"pip install 'sentence-transformers-multimodal[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(f"{message}: install {package!r} ({hint})", package=package, extra=extra, **kw)

@@ -1,0 +1,116 @@
+"""Frozen configuration objects: where inputs may come from (FetchPolicy) and how big they may be (DecodeLimits).
+
+Both are built once and passed down (to the model constructor, or per call); there are no module
+globals. Use ``.replace(**changes)`` to derive a variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["FetchPolicy", "DecodeLimits", "DEFAULT_FETCH_POLICY", "DEFAULT_DECODE_LIMITS"]
+
+MiB = 1024 * 1024
+
+
+class _Replaceable:
+    def replace(self, **changes):
+        """A copy with some fields changed (validated like a new object)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FetchPolicy(_Replaceable):
+    """What may be fetched, from where, and how long and how much it may take.
+
+    Addresses are checked on the resolved IP, and the connection is made to the checked address
+    (no second DNS lookup), so DNS rebinding cannot bypass the checks.
+    """
+
+    enabled: bool = True
+    """False turns every remote fetch off (local files are governed by ``allow_files``)."""
+    timeout: float = 30.0
+    """Total deadline in seconds for one fetch, redirects and body included."""
+    connect_timeout: float = 10.0
+    max_bytes: int = 64 * MiB
+    """Largest body accepted, enforced while streaming (with or without Content-Length)."""
+    max_redirects: int = 5
+    allowed_schemes: frozenset[str] = frozenset({"http", "https", "data", "file"})
+    allowed_domains: tuple[str, ...] | None = None
+    """If set, only these hosts (and their subdomains) may be fetched."""
+    denied_domains: tuple[str, ...] = ()
+    allow_loopback: bool = False
+    allow_private: bool = False
+    """Private (RFC 1918, ULA, CGNAT) networks; link-local and cloud metadata stay blocked even then."""
+    allow_files: bool = True
+    """Local paths and ``file://`` URIs (never reachable through a redirect)."""
+    file_roots: tuple[str, ...] | None = None
+    """If set, local files must lie under one of these directories (after resolving symlinks)."""
+    retries: int = 2
+    """Retries for transient failures only (timeouts, connection resets, 5xx, 408, 429)."""
+    retry_backoff: float = 0.25
+    max_concurrency: int = 16
+    user_agent: str = "sentence-transformers-multimodal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_schemes", frozenset(s.lower() for s in self.allowed_schemes))
+        object.__setattr__(self, "denied_domains", tuple(d.lower().strip(".") for d in self.denied_domains))
+        if self.allowed_domains is not None:
+            object.__setattr__(self, "allowed_domains", tuple(d.lower().strip(".") for d in self.allowed_domains))
+        if self.file_roots is not None:
+            object.__setattr__(self, "file_roots", tuple(str(r) for r in self.file_roots))
+        for name in ("timeout", "connect_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FetchPolicy.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("max_bytes", "max_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"FetchPolicy.{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("max_redirects", "retries"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FetchPolicy.{name} must be >= 0, got {getattr(self, name)!r}")
+
+    @classmethod
+    def offline(cls) -> "FetchPolicy":
+        """No remote fetching at all: only local files and in-memory values."""
+        return cls(enabled=False)
+
+
+@dataclass(frozen=True)
+class DecodeLimits(_Replaceable):
+    """Size limits and decoding choices, checked before or while decoding."""
+
+    max_pixels: int = 89_478_485
+    """Largest image (width x height), checked from the header before the pixels are decoded (Pillow's own default)."""
+    image_background: tuple[int, int, int] = (255, 255, 255)
+    """Colour that transparent pixels are composited onto."""
+    animated_frame: int = 0
+    """Which frame of an animated image to use."""
+    draft_jpeg: bool = False
+    """Let Pillow decode large JPEGs at reduced scale (opt-in; see the performance docs)."""
+    max_audio_seconds: float = 600.0
+    audio_crop: Literal["start", "center"] = "center"
+    """Deterministic crop for audio longer than the model's window."""
+    video_num_frames: int | None = None
+    """Sample this many frames evenly (overrides ``video_fps``)."""
+    video_fps: float = 2.0
+    max_video_frames: int = 32
+    max_video_seconds: float = 3600.0
+    video_audio: bool = False
+    """Also decode a video's audio track."""
+    max_array_elements: int = 512 * MiB
+    """Largest in-memory array accepted (elements)."""
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise ValueError(f"DecodeLimits.max_pixels must be >= 1, got {self.max_pixels}")
+        if self.max_video_frames < 1 or (self.video_num_frames is not None and self.video_num_frames < 1):
+            raise ValueError("DecodeLimits video frame counts must be >= 1")
+        if self.video_fps <= 0 or self.max_audio_seconds <= 0:
+            raise ValueError("DecodeLimits.video_fps and max_audio_seconds must be > 0")
+        object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
+
+
+DEFAULT_FETCH_POLICY = FetchPolicy()
+DEFAULT_DECODE_LIMITS = DecodeLimits()

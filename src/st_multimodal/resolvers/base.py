@@ -1,0 +1,64 @@
+"""The resolver extension point: a Python value to a Resolved input, chosen by trying resolvers in order."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import DecodeError, MultimodalInputError, UnsupportedInputError, describe_source
+from ..registry import Registry
+from ..types import Resolved, ResolveContext
+
+__all__ = ["Resolver", "RESOLVERS", "register_resolver", "resolve", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "st_multimodal.resolvers"
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """Takes one raw input. Returns a Resolved, or None when the value is not its kind."""
+
+    def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None: ...
+
+
+RESOLVERS: Registry[Resolver] = Registry("resolver")
+
+
+def register_resolver(
+    name: str,
+    resolver: Resolver | str,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    clobber: bool = False,
+) -> None:
+    """Add a resolver. By default it goes first (before every built-in), so it sees values before they do.
+
+    ``before=`` / ``after=`` name another resolver to place it precisely; ``clobber=True`` replaces
+    one of the same name (never done silently).
+    """
+    if before is None and after is None and len(RESOLVERS):
+        before = RESOLVERS.names()[0]
+    RESOLVERS.register(name, resolver, before=before, after=after, clobber=clobber)
+
+
+def resolve(value: Any, ctx: ResolveContext, index: int | None = None) -> Resolved:
+    """Resolve one value through the registry; every failure is a MultimodalInputError naming index and source."""
+    source = describe_source(value)
+    for name, _ in RESOLVERS.items():
+        try:
+            resolver = RESOLVERS.get(name)
+            result = resolver.resolve(value, ctx)
+        except MultimodalInputError as exc:
+            raise exc.at(index, source)
+        except (MemoryError, RecursionError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a resolver bug or an unexpected library error: keep it typed and located
+            raise DecodeError(f"resolver {name!r} failed: {type(exc).__name__}: {exc}", index=index, source=source) from exc
+        if result is not None:
+            return result
+    raise UnsupportedInputError(
+        f"no resolver accepts a value of type {type(value).__module__}.{type(value).__qualname__}; "
+        f"registered resolvers: {', '.join(RESOLVERS.names())}",
+        index=index,
+        source=source,
+    )

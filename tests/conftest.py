@@ -1,0 +1,74 @@
+"""Test-wide guards: no hub, no traffic beyond 127.0.0.0/8, registries restored after each test."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_create_connection = socket.create_connection
+ATTEMPTED_CONNECTIONS: list[tuple] = []
+"""Every non-loopback address a test tried to reach (the guard refused each one)."""
+
+
+class NonLoopbackConnection(AssertionError):
+    """A test tried to reach an address outside 127.0.0.0/8 / ::1."""
+
+
+def _check(address) -> None:
+    if isinstance(address, (str, bytes)):  # AF_UNIX
+        return
+    host = address[0]
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0] if isinstance(host, str) else host)
+    except ValueError:
+        ATTEMPTED_CONNECTIONS.append(tuple(address))
+        raise NonLoopbackConnection(f"test tried to connect to a host name {host!r}")
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    if not ip.is_loopback:
+        ATTEMPTED_CONNECTIONS.append(tuple(address))
+        raise NonLoopbackConnection(f"test tried to connect to non-loopback {host!r}")
+
+
+def _guarded_connect(self, address):
+    _check(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check(address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+
+
+@pytest.fixture
+def connection_log():
+    """The list of refused non-loopback connection attempts, emptied for this test."""
+    ATTEMPTED_CONNECTIONS.clear()
+    yield ATTEMPTED_CONNECTIONS
+    ATTEMPTED_CONNECTIONS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _restore_registries():
+    """Snapshot every registry before a test and put it back afterwards."""
+    from st_multimodal.decoders.base import DECODERS
+    from st_multimodal.resolvers.base import RESOLVERS
+    from st_multimodal.sources.base import SOURCES
+
+    saved = [(r, r.snapshot()) for r in (SOURCES, DECODERS, RESOLVERS)]
+    yield
+    for registry, snap in saved:
+        registry.restore(snap)
