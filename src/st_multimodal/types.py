@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from .errors import MultimodalInputError
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
@@ -48,6 +48,19 @@ class Resolved:
     modality: str | tuple[str, ...]
     value: Any
     provenance: Provenance
+    loader: Callable[[], tuple[Any, Provenance]] | None = field(default=None, repr=False, compare=False)
+    """Deferred decode: set when bytes were fetched and hashed but not yet decoded (see ``materialize``)."""
+
+    @property
+    def is_materialized(self) -> bool:
+        return self.loader is None
+
+    def materialize(self) -> "Resolved":
+        """Run the deferred decode, if any, and return self."""
+        if self.loader is not None:
+            self.value, self.provenance = self.loader()
+            self.loader = None
+        return self
 
 
 @dataclass(frozen=True)

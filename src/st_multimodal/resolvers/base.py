@@ -41,24 +41,37 @@ def register_resolver(
     RESOLVERS.register(name, resolver, before=before, after=after, clobber=clobber)
 
 
-def resolve(value: Any, ctx: ResolveContext, index: int | None = None) -> Resolved:
-    """Resolve one value through the registry; every failure is a MultimodalInputError naming index and source."""
+def resolve(value: Any, ctx: ResolveContext, index: int | None = None, *, materialize: bool = True) -> Resolved:
+    """Resolve one value through the registry; every failure is a MultimodalInputError naming index and source.
+
+    With ``materialize=False`` a byte input may come back fetched and hashed but not yet decoded
+    (call ``.materialize()``, or ``materialize_located`` to keep errors located).
+    """
     source = describe_source(value)
     for name, _ in RESOLVERS.items():
-        try:
-            resolver = RESOLVERS.get(name)
-            result = resolver.resolve(value, ctx)
-        except MultimodalInputError as exc:
-            raise exc.at(index, source)
-        except (MemoryError, RecursionError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # a resolver bug or an unexpected library error: keep it typed and located
-            raise DecodeError(f"resolver {name!r} failed: {type(exc).__name__}: {exc}", index=index, source=source) from exc
+        result = _located(lambda: RESOLVERS.get(name).resolve(value, ctx), index, source, f"resolver {name!r}")
         if result is not None:
-            return result
+            return materialize_located(result, index, source) if materialize else result
     raise UnsupportedInputError(
         f"no resolver accepts a value of type {type(value).__module__}.{type(value).__qualname__}; "
         f"registered resolvers: {', '.join(RESOLVERS.names())}",
         index=index,
         source=source,
     )
+
+
+def materialize_located(resolved: Resolved, index: int | None, source: str | None = None) -> Resolved:
+    """Run a deferred decode, turning any failure into a typed error naming ``index`` and ``source``."""
+    source = source or resolved.provenance.source
+    return _located(resolved.materialize, index, source, "decoder")
+
+
+def _located(call, index: int | None, source: str, who: str):
+    try:
+        return call()
+    except MultimodalInputError as exc:
+        raise exc.at(index, source)
+    except (MemoryError, RecursionError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a plugin bug or an unexpected library error: keep it typed and located
+        raise DecodeError(f"{who} failed: {type(exc).__name__}: {exc}", index=index, source=source) from exc
