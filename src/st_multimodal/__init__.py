@@ -1,1 +1,68 @@
-"""sentence-transformers-multimodal."""
+"""sentence-transformers-multimodal: one Sentence Transformers API for text, images, audio and video.
+
+>>> from st_multimodal import SentenceTransformer
+>>> model = SentenceTransformer("path/or/hub-id")          # doctest: +SKIP
+>>> model.encode(["https://…/car.jpg", "photo.png", "a green car"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    BlockedSourceError,
+    DecodeError,
+    FetchError,
+    LimitExceededError,
+    MissingDependencyError,
+    ModalityNotSupportedError,
+    MultimodalInputError,
+    UnsupportedInputError,
+)
+from .policy import DecodeLimits, FetchPolicy
+from .registry import Registry, RegistryError
+from .resolvers import RESOLVERS, TypedInput, as_audio, as_image, as_text, as_video, register_resolver, resolve
+from .sources.base import SOURCES, register_source
+from .decoders.base import DECODERS, register_decoder
+from .types import Failure, Provenance, Resolved, ResolveContext
+from .loading import load, model_kind
+from .models import CrossEncoder, SentenceTransformer
+from .pipeline import DecodedCache, EmbeddingCache
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SentenceTransformer",
+    "CrossEncoder",
+    "load",
+    "model_kind",
+    "FetchPolicy",
+    "DecodeLimits",
+    "MultimodalInputError",
+    "UnsupportedInputError",
+    "ModalityNotSupportedError",
+    "FetchError",
+    "BlockedSourceError",
+    "DecodeError",
+    "LimitExceededError",
+    "MissingDependencyError",
+    "as_text",
+    "as_image",
+    "as_audio",
+    "as_video",
+    "TypedInput",
+    "resolve",
+    "register_resolver",
+    "register_source",
+    "register_decoder",
+    "RESOLVERS",
+    "SOURCES",
+    "DECODERS",
+    "Registry",
+    "RegistryError",
+    "Resolved",
+    "Provenance",
+    "Failure",
+    "ResolveContext",
+    "EmbeddingCache",
+    "DecodedCache",
+    "__version__",
+]

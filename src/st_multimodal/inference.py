@@ -1,0 +1,210 @@
+"""What both model classes share: per-call options, resolving through the registry, the pipelined loop."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from .errors import ModalityNotSupportedError
+from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
+from .pipeline.device import features_to_device, pin_features
+from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
+from .resolvers import materialize_located, resolve
+from .types import Failure, Resolved, ResolveContext
+
+__all__ = ["CallOptions", "MultimodalMixin", "OnError"]
+
+OnError = Literal["raise", "skip"]
+_CALL: contextvars.ContextVar["CallOptions | None"] = contextvars.ContextVar("st_multimodal_call", default=None)
+
+
+@dataclass
+class CallOptions:
+    """The options of one ``encode`` / ``predict`` call, seen by the inference loop."""
+
+    ctx: ResolveContext
+    on_error: OnError = "raise"
+    use_cache: bool = True
+    failures: list[Failure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
+
+
+@dataclass
+class _ItemInfo:
+    source: str
+    cache_key: str | None
+
+
+class MultimodalMixin:
+    """Resolving, batching by modality and the pipelined loop, for SentenceTransformer and CrossEncoder."""
+
+    def _setup_multimodal(
+        self,
+        *,
+        fetch_policy: FetchPolicy | None,
+        limits: DecodeLimits | None,
+        strict: bool,
+        cache_dir: str | os.PathLike | None,
+        decoded_cache_size: int,
+        resolve_workers: int | None,
+        preprocess_workers: int,
+        prefetch_batches: int,
+    ) -> None:
+        self.fetch_policy = fetch_policy or DEFAULT_FETCH_POLICY
+        self.decode_limits = limits or DEFAULT_DECODE_LIMITS
+        self.strict = strict
+        self.embedding_cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
+        self.decoded_cache = DecodedCache(decoded_cache_size)
+        self.resolve_workers = resolve_workers
+        self.preprocess_workers = preprocess_workers
+        self.prefetch_batches = prefetch_batches
+        self._fingerprint: str | None = None
+
+    # -- per-call options -------------------------------------------------------------------------------
+
+    def resolve_context(
+        self, fetch_policy: FetchPolicy | None = None, limits: DecodeLimits | None = None, strict: bool | None = None
+    ) -> ResolveContext:
+        """The context inputs are resolved under: this model's policies, overridden per call."""
+        sampling_rate, window = _audio_settings(getattr(self, "processor", None))
+        return ResolveContext(
+            fetch_policy=fetch_policy or self.fetch_policy,
+            limits=limits or self.decode_limits,
+            strict=self.strict if strict is None else strict,
+            audio_sampling_rate=sampling_rate,
+            audio_max_seconds=window,
+        )
+
+    def _call_options(self, on_error: OnError, fetch_policy, limits, strict, use_cache: bool) -> CallOptions:
+        return CallOptions(ctx=self.resolve_context(fetch_policy, limits, strict), on_error=on_error, use_cache=use_cache)
+
+    def _with_options(self, options: CallOptions, call: Callable[[], Any]) -> Any:
+        token = _CALL.set(options)
+        try:
+            return call()
+        finally:
+            _CALL.reset(token)
+
+    def _current_options(self) -> CallOptions:
+        return _CALL.get() or self._call_options("raise", None, None, None, True)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the weights, modules and processor settings (part of every cache key)."""
+        if self._fingerprint is None:
+            self._fingerprint = model_fingerprint(self)
+        return self._fingerprint
+
+    # -- resolving ----------------------------------------------------------------------------------------
+
+    def _resolve_for_model(self, raw: Any, ctx: ResolveContext, index: int) -> Resolved:
+        """Resolve (without decoding yet) and check the model takes the modality."""
+        resolved = resolve(raw, ctx, index, materialize=False)
+        if not self.supports(resolved.modality):
+            modality = "+".join(resolved.modality) if isinstance(resolved.modality, tuple) else resolved.modality
+            raise ModalityNotSupportedError(
+                f"this model does not accept {modality} inputs; it accepts: {', '.join(map(str, self.modalities))}",
+                index=index,
+                source=resolved.provenance.source,
+            )
+        return resolved
+
+    def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int) -> Any:
+        """Decode (through the in-memory LRU of decoded inputs) and return the value in upstream's shape."""
+        if resolved.is_materialized:
+            return resolved.value
+        key = cache_key(resolved.provenance.content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
+        value = self.decoded_cache.get(key)
+        if value is None:
+            value = materialize_located(resolved, index).value
+            self.decoded_cache.put(key, value)
+        return value
+
+    # -- the loop -----------------------------------------------------------------------------------------
+
+    def _pipeline(self, batch_size: int) -> Pipeline:
+        policy_workers = self._current_options().ctx.fetch_policy.max_concurrency
+        return Pipeline(
+            batch_size=batch_size,
+            length_of=self._input_length,
+            resolve_workers=self.resolve_workers or min(policy_workers, max(4, (os.cpu_count() or 2) * 2)),
+            preprocess_workers=self.preprocess_workers,
+            prefetch_batches=self.prefetch_batches,
+        )
+
+    def _prepare_features(self, values: list[Any], device: torch.device, prompt: str | None, kwargs: dict) -> dict:
+        features = self.preprocess(values, prompt=prompt, **kwargs)
+        return pin_features(features) if device.type == "cuda" else features
+
+    def _run(
+        self,
+        inputs: Iterable[Any],
+        *,
+        batch_size: int,
+        device: torch.device,
+        prompt: str | None,
+        kwargs: dict,
+        resolve_item: Callable[[int, Any], Prepared],
+        rows_of: Callable[[dict, Any], list[Any]],
+        show_progress_bar: bool,
+        total: int | None,
+    ) -> Iterator[Row]:
+        """Yield rows (unordered) for every input that succeeded; record or raise failures per ``on_error``."""
+        options = self._current_options()
+
+        def prepare(batch):
+            return self._prepare_features(batch.values, device, prompt, kwargs)
+
+        def forward(batch, features):
+            features = features_to_device(features, device)
+            out = self(features, **kwargs)
+            return rows_of(out, batch)
+
+        events = self._pipeline(batch_size).run(enumerate(inputs), resolve=resolve_item, prepare=prepare, forward=forward)
+        with tqdm(total=total, desc="Inputs", disable=not show_progress_bar) as bar:
+            for event in events:
+                bar.update(1)
+                if isinstance(event, Failure):
+                    if options.on_error == "raise":
+                        raise event.error
+                    options.failures.append(event)
+                    continue
+                yield event
+
+
+def _audio_settings(processor: Any) -> tuple[int | None, float | None]:
+    """(sampling rate, window in seconds) of the model's audio feature extractor, if it has one."""
+    extractor = getattr(processor, "feature_extractor", None) or processor
+    rate = getattr(extractor, "sampling_rate", None)
+    if not isinstance(rate, int):
+        return None, None
+    max_samples = getattr(extractor, "nb_max_samples", None)
+    return rate, (max_samples / rate if isinstance(max_samples, int) and max_samples > 0 else None)
+
+
+def materialize_inputs(inputs: Any, is_singular: Callable[[Any], bool]) -> Any:
+    """Turn generators and other one-shot iterables into lists; leave single inputs and lists alone."""
+    if isinstance(inputs, (list, tuple, str, bytes, bytearray, dict)) or is_singular_like(inputs):
+        return inputs
+    if isinstance(inputs, Iterator) or (isinstance(inputs, Iterable) and not is_singular(inputs)):
+        return list(inputs)
+    return inputs
+
+
+def is_singular_like(value: Any) -> bool:
+    """Values that are one input even though Python can iterate them (arrays, images, paths, file objects)."""
+    return (
+        hasattr(value, "shape")
+        or isinstance(value, os.PathLike)
+        or hasattr(value, "read")
+        or type(value).__module__.startswith("PIL")
+    )

@@ -1,0 +1,102 @@
+"""Deciding what a model folder is (embedder or reranker), and the device / dtype / resolution arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal
+
+import torch
+
+__all__ = ["load", "model_kind", "model_init_kwargs", "auto_dtype"]
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+           "float16": torch.float16, "fp16": torch.float16}
+
+
+def auto_dtype(device: str | torch.device | None) -> torch.dtype:
+    """bf16 on a GPU that supports it, else fp16 on a GPU, fp32 on CPU/MPS."""
+    device = torch.device(device) if device is not None else None
+    on_cuda = (device is None and torch.cuda.is_available()) or (device is not None and device.type == "cuda")
+    if on_cuda:
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def model_init_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Translate our one-argument knobs (``dtype``, ``image_size``, ``min_pixels``, ``max_pixels``) into upstream's kwargs."""
+    kwargs = dict(kwargs)
+    dtype = kwargs.pop("dtype", "auto")
+    model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
+    if "dtype" not in model_kwargs and "torch_dtype" not in model_kwargs:
+        resolved = auto_dtype(kwargs.get("device")) if dtype in (None, "auto") else _DTYPES.get(dtype, dtype)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"dtype must be 'auto', a torch.dtype or one of {sorted(_DTYPES)}, got {dtype!r}")
+        if resolved != torch.float32:
+            model_kwargs["dtype"] = resolved
+    if model_kwargs:
+        kwargs["model_kwargs"] = model_kwargs
+    processor_kwargs = dict(kwargs.pop("processor_kwargs", None) or {})
+    image_size = kwargs.pop("image_size", None)
+    if image_size is not None:
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        processor_kwargs.setdefault("size", {"height": height, "width": width})
+        processor_kwargs.setdefault("crop_size", {"height": height, "width": width})
+    for key in ("min_pixels", "max_pixels"):
+        if kwargs.get(key) is not None:
+            processor_kwargs[key] = kwargs.pop(key)
+        kwargs.pop(key, None)
+    if processor_kwargs:
+        kwargs["processor_kwargs"] = processor_kwargs
+    return kwargs
+
+
+def _read_json(name_or_path: str, filename: str, **hub_kwargs: Any) -> dict | list | None:
+    if os.path.isdir(name_or_path):
+        path = os.path.join(name_or_path, filename)
+        if not os.path.isfile(path):
+            return None
+    else:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            path = hf_hub_download(name_or_path, filename, **hub_kwargs)
+        except Exception:  # noqa: BLE001 - missing file, offline, unknown repo: the caller decides
+            return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def model_kind(name_or_path: str, **hub_kwargs: Any) -> Literal["embedder", "reranker"]:
+    """Decide from the model's own files: ST config, modules, architectures, LogitScore or a classification head."""
+    st_config = _read_json(name_or_path, "config_sentence_transformers.json", **hub_kwargs) or {}
+    model_type = str(st_config.get("model_type", "")).lower()
+    if model_type == "crossencoder":
+        return "reranker"
+    if model_type in ("sentencetransformer", "sparseencoder"):
+        return "embedder"
+    modules = _read_json(name_or_path, "modules.json", **hub_kwargs) or []
+    module_types = " ".join(str(m.get("type", "")) for m in modules if isinstance(m, dict))
+    if "LogitScore" in module_types or "cross_encoder" in module_types:
+        return "reranker"
+    if modules:
+        return "embedder"
+    config = _read_json(name_or_path, "config.json", **hub_kwargs) or {}
+    architectures = config.get("architectures") or []
+    if any(a.endswith("ForSequenceClassification") for a in architectures):
+        return "reranker"
+    return "embedder"
+
+
+def load(name_or_path: str, **kwargs: Any):
+    """Load ``name_or_path`` as the right class: ``SentenceTransformer`` for embedders, ``CrossEncoder`` for rerankers.
+
+    All keyword arguments go to that class (``device``, ``dtype``, ``image_size``, ``fetch_policy``, ...).
+    """
+    from .models import CrossEncoder, SentenceTransformer
+
+    hub_kwargs = {k: kwargs[k] for k in ("revision", "token", "cache_folder") if k in kwargs}
+    if "cache_folder" in hub_kwargs:
+        hub_kwargs["cache_dir"] = hub_kwargs.pop("cache_folder")
+    cls = CrossEncoder if model_kind(name_or_path, **hub_kwargs) == "reranker" else SentenceTransformer
+    return cls(name_or_path, **kwargs)

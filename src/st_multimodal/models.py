@@ -1,0 +1,250 @@
+"""Drop-in ``SentenceTransformer`` and ``CrossEncoder``: upstream's classes, with every input resolved
+through the registry, mixed modalities batched correctly, per-item failures, and the pipelined loop."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers import CrossEncoder as _UpstreamCrossEncoder
+from sentence_transformers import SentenceTransformer as _UpstreamSentenceTransformer
+from sentence_transformers.util import truncate_embeddings
+
+from .errors import UnsupportedInputError, describe_source
+from .inference import MultimodalMixin, OnError, materialize_inputs
+from .pipeline import Prepared, cache_key
+from .policy import DecodeLimits, FetchPolicy
+from .loading import model_init_kwargs
+
+__all__ = ["SentenceTransformer", "CrossEncoder"]
+
+_MULTIMODAL_KWARGS = ("fetch_policy", "limits", "strict", "cache_dir", "decoded_cache_size", "resolve_workers", "preprocess_workers", "prefetch_batches")
+
+
+def _split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
+    ours = {k: kwargs.pop(k) for k in _MULTIMODAL_KWARGS if k in kwargs}
+    defaults = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
+                    resolve_workers=None, preprocess_workers=1, prefetch_batches=2)
+    return {**defaults, **ours}, model_init_kwargs(kwargs)
+
+
+class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
+    """Upstream ``SentenceTransformer`` that accepts every input form (URLs, paths, bytes, PIL, arrays, audio, video).
+
+    Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
+    embedding cache), ``dtype`` ("auto", "float32", "bfloat16", ...), ``image_size`` / ``min_pixels`` /
+    ``max_pixels``, and the pipeline knobs ``resolve_workers``, ``preprocess_workers``, ``prefetch_batches``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        ours, upstream = _split_init_kwargs(kwargs)
+        super().__init__(*args, **upstream)
+        self._setup_multimodal(**ours)
+
+    def encode(
+        self,
+        inputs: Any,
+        *args: Any,
+        on_error: OnError = "raise",
+        return_failures: bool = False,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool | None = None,
+        use_cache: bool = True,
+        **kwargs: Any,
+    ):
+        """Upstream ``encode``, plus: ``on_error="skip"`` keeps going past bad items (rows of the good ones,
+        in input order); ``return_failures=True`` returns ``(embeddings, failures)``; per-call
+        ``fetch_policy`` / ``limits`` / ``strict``; ``use_cache=False`` bypasses the embedding cache."""
+        options = self._call_options(on_error, fetch_policy, limits, strict, use_cache)
+        inputs = materialize_inputs(inputs, self.is_singular_input)
+        result = self._with_options(options, lambda: super(SentenceTransformer, self).encode(inputs, *args, **kwargs))
+        return (result, options.failures) if return_failures else result
+
+    @torch.inference_mode()
+    def _inference(
+        self,
+        inputs: list,
+        *,
+        prompt: str | None,
+        batch_size: int,
+        show_progress_bar: bool,
+        output_value: str | None,
+        save_to_cpu: bool,
+        normalize_embeddings: bool,
+        truncate_dim: int | None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ):
+        device = self._resolve_inference_device(device)
+        self.eval()
+        options = self._current_options()
+        ctx = options.ctx
+        cache = self.embedding_cache if options.use_cache and output_value == "sentence_embedding" else None
+        settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
+
+        def resolve_item(index: int, raw: Any) -> Prepared:
+            resolved = self._resolve_for_model(raw, ctx, index)
+            key = None
+            if cache is not None and resolved.provenance.content_hash:
+                key = cache_key(resolved.provenance.content_hash, resolved.modality, self.fingerprint, settings)
+                hit = cache.get(key)
+                if hit is not None:
+                    return Prepared(row=(torch.from_numpy(hit), None))
+            value = self._materialize(resolved, ctx, index)
+            return Prepared(key=resolved.modality, value=value, extra=_Info(resolved.provenance.source, key))
+
+        def rows_of(out: dict, batch) -> list[Any]:
+            rows = self._rows(out, len(batch), output_value)
+            return [(row, info.cache_key) for row, info in zip(rows, batch.extras)]
+
+        rows: dict[int, Any] = {}
+        pending_cache: list[tuple[str, np.ndarray]] = []
+        for row in self._run(inputs, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs,
+                             resolve_item=resolve_item, rows_of=rows_of,
+                             show_progress_bar=show_progress_bar, total=len(inputs)):
+            value, key = row.value
+            rows[row.index] = value
+            if cache is not None and key is not None:
+                pending_cache.append((key, value.float().cpu().numpy()))
+        if pending_cache:
+            cache.put_many(pending_cache)
+        ordered = [rows[i] for i in sorted(rows)]
+        if output_value != "sentence_embedding":
+            return ordered
+        return self._finish_embeddings(ordered, device, save_to_cpu, normalize_embeddings, truncate_dim)
+
+    def _rows(self, out: dict, n: int, output_value: str | None) -> list[Any]:
+        """Per-item rows from one forward pass (raw sentence embeddings; finishing happens once at the end)."""
+        if output_value == "sentence_embedding":
+            return list(out["sentence_embedding"])
+        if output_value == "token_embeddings":
+            if "token_embeddings" not in out:
+                raise UnsupportedInputError(f"this model produces no token embeddings (outputs: {sorted(out)})")
+            return [emb[mask.bool()] for emb, mask in zip(out["token_embeddings"], out["attention_mask"])]
+        return [{k: (v[i] if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == n else v) for k, v in out.items()} for i in range(n)]
+
+    @staticmethod
+    def _finish_embeddings(rows: list[torch.Tensor], device, save_to_cpu: bool, normalize: bool, truncate_dim: int | None):
+        if not rows:
+            return torch.tensor([], device="cpu" if save_to_cpu else device)
+        target = torch.device("cpu") if save_to_cpu else device
+        stacked = torch.stack([r.to(target) for r in rows])
+        if truncate_dim is not None:
+            stacked = truncate_embeddings(stacked, truncate_dim)
+        if normalize:
+            stacked = torch.nn.functional.normalize(stacked, p=2, dim=1)
+        return stacked
+
+
+class _Info:
+    __slots__ = ("source", "cache_key")
+
+    def __init__(self, source: str, cache_key: str | None):
+        self.source = source
+        self.cache_key = cache_key
+
+
+class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
+    """Upstream ``CrossEncoder`` that scores pairs of any supported modalities, with per-item failures.
+
+    Takes the same extra constructor arguments as :class:`SentenceTransformer`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        ours, upstream = _split_init_kwargs(kwargs)
+        super().__init__(*args, **upstream)
+        self._setup_multimodal(**ours)
+
+    def predict(
+        self,
+        inputs: Any,
+        *args: Any,
+        on_error: OnError = "raise",
+        return_failures: bool = False,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ):
+        """Upstream ``predict``, plus ``on_error``, ``return_failures`` and per-call policies (see ``SentenceTransformer.encode``)."""
+        options = self._call_options(on_error, fetch_policy, limits, strict, True)
+        inputs = materialize_inputs(inputs, self.is_singular_input)
+        result = self._with_options(options, lambda: super(CrossEncoder, self).predict(inputs, *args, **kwargs))
+        return (result, options.failures) if return_failures else result
+
+    def rank(
+        self,
+        query: Any,
+        documents: list[Any],
+        top_k: int | None = None,
+        return_documents: bool = False,
+        *,
+        on_error: OnError = "raise",
+        return_failures: bool = False,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ):
+        """Upstream ``rank``; with ``on_error="skip"`` failed documents are left out (see ``return_failures``)."""
+        documents = list(documents)
+        scores, failures = self.predict(
+            [(query, doc) for doc in documents], convert_to_tensor=True, on_error=on_error, return_failures=True,
+            fetch_policy=fetch_policy, limits=limits, strict=strict, **kwargs,
+        )
+        failed = {f.index for f in failures}
+        corpus_ids = [i for i in range(len(documents)) if i not in failed]
+        results = [{"corpus_id": i, "score": float(s)} for i, s in zip(corpus_ids, scores.tolist())]
+        if return_documents:
+            for result in results:
+                result["text"] = documents[result["corpus_id"]]
+        results = sorted(results, key=lambda r: r["score"], reverse=True)[:top_k]
+        return (results, failures) if return_failures else results
+
+    @torch.inference_mode()
+    def _inference(
+        self,
+        inputs: list,
+        *,
+        prompt: str | None,
+        batch_size: int,
+        show_progress_bar: bool,
+        activation_fn,
+        apply_softmax: bool | None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        device = self._resolve_inference_device(device)
+        self.eval()
+        ctx = self._current_options().ctx
+
+        def resolve_item(index: int, pair: Any) -> Prepared:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise UnsupportedInputError("a CrossEncoder input must be a pair (query, document)", index=index, source=describe_source(pair))
+            sides = [self._resolve_for_model(side, ctx, index) for side in pair]
+            values = tuple(self._materialize(side, ctx, index) for side in sides)
+            return Prepared(key=tuple(s.modality for s in sides), value=values, extra=_Info(sides[1].provenance.source, None))
+
+        def rows_of(out: dict, batch) -> list[torch.Tensor]:
+            return list(self._scores(out["scores"], activation_fn, apply_softmax))
+
+        rows = {row.index: row.value for row in self._run(
+            inputs, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs, resolve_item=resolve_item,
+            rows_of=rows_of, show_progress_bar=show_progress_bar, total=len(inputs))}
+        ordered = [rows[i] for i in sorted(rows)]
+        return torch.stack(ordered) if ordered else torch.tensor([], device=device)
+
+    def _scores(self, scores: torch.Tensor, activation_fn, apply_softmax) -> torch.Tensor:
+        """Upstream's score post-processing: upcast, activation, squeeze, optional softmax."""
+        if torch.is_floating_point(scores) and torch.finfo(scores.dtype).bits < 32:
+            scores = scores.float()
+        if activation_fn is not None:
+            scores = activation_fn(scores)
+        if self.num_labels == 1 and scores.ndim > 1:
+            scores = scores.squeeze(-1)
+        if apply_softmax and scores.ndim > 1:
+            scores = torch.nn.functional.softmax(scores, dim=1)
+        return scores

@@ -1,0 +1,46 @@
+"""A model fingerprint: changes whenever weights, modules or preprocessing settings change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import torch
+
+__all__ = ["model_fingerprint"]
+
+
+@torch.inference_mode()
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 over module classes, configs, processor settings and a summary of every parameter."""
+    digest = hashlib.sha256()
+    for name, module in model.named_children():
+        digest.update(f"{name}:{type(module).__module__}.{type(module).__qualname__}".encode())
+        config = getattr(module, "get_config_dict", None)
+        if callable(config):
+            digest.update(json.dumps(config(), sort_keys=True, default=str).encode())
+    processor = getattr(model, "processor", None)
+    if processor is not None:
+        digest.update(_processor_settings(processor).encode())
+    for name, tensor in model.state_dict().items():
+        data = tensor.detach().float()
+        flat = data.flatten()
+        summary = (
+            name,
+            tuple(tensor.shape),
+            str(tensor.dtype),
+            float(data.sum()),
+            float(data.abs().sum()),
+            flat[:8].tolist(),
+            flat[-8:].tolist(),
+        )
+        digest.update(repr(summary).encode())
+    return digest.hexdigest()
+
+
+def _processor_settings(processor: Any) -> str:
+    try:
+        return processor.to_json_string()
+    except Exception:  # noqa: BLE001 - processors without a JSON form fall back to repr
+        return repr(processor)

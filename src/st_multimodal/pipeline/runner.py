@@ -1,0 +1,241 @@
+"""The pipelined inference loop: resolve ahead, preprocess ahead, run the model, keep every position.
+
+Three stages overlap::
+
+    resolve workers (fetch, hash, cache lookup, decode)  ── ordered, bounded window
+      -> bucketer (group by modality key, length-sort)    ── producer thread
+      -> preprocess workers (processor -> CPU tensors)     ── at most ``prefetch_batches`` ahead
+      -> forward (caller's thread: device copy, model)     ── rows tagged with their input index
+
+Memory stays bounded by the resolve window and the number of prepared batches in flight,
+whatever the length of the input stream.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DecodeError, MultimodalInputError
+from ..types import Failure
+from .batching import Batch, Bucketer
+
+__all__ = ["Prepared", "Row", "Pipeline", "is_out_of_memory"]
+
+_DONE = object()
+
+
+@dataclass
+class Prepared:
+    """One resolved input, ready to batch; or, with ``row`` set, an answer found without the model (cache)."""
+
+    key: Hashable = None
+    value: Any = None
+    extra: Any = None
+    row: Any = None
+    source: str = ""
+
+
+@dataclass
+class Row:
+    index: int
+    value: Any
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS out-of-memory errors (which a smaller batch may avoid)."""
+    import torch
+
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(exc, oom_type) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+class Pipeline:
+    """Runs ``resolve -> prepare -> forward`` with overlap, bounded queues and per-item failures."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        length_of: Callable[[Any], int],
+        resolve_workers: int = 4,
+        preprocess_workers: int = 1,
+        prefetch_batches: int = 2,
+        sort_window: int = 4,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        self.batch_size = batch_size
+        self.length_of = length_of
+        self.resolve_workers = max(1, resolve_workers)
+        self.preprocess_workers = max(1, preprocess_workers)
+        self.prefetch_batches = max(1, prefetch_batches)
+        self.sort_window = sort_window
+        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers) * max(1, sort_window)
+
+    def run(
+        self,
+        entries: Iterable[tuple[int, Any]],
+        *,
+        resolve: Callable[[int, Any], Prepared],
+        prepare: Callable[[Batch], Any],
+        forward: Callable[[Batch, Any], Sequence[Any]],
+    ) -> Iterator[Row | Failure]:
+        """Yield a Row per input that produced output and a Failure per input that did not."""
+        out: queue.Queue = queue.Queue()
+        slots = threading.BoundedSemaphore(self.prefetch_batches)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=self._produce, args=(entries, resolve, prepare, out, slots, stop), daemon=True, name="st-mm-producer"
+        )
+        producer.start()
+        try:
+            while True:
+                item = out.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, (Row, Failure)):
+                    yield item
+                    continue
+                batch, features = item
+                try:
+                    yield from self._forward(batch, features, prepare, forward)
+                finally:
+                    slots.release()
+        finally:
+            stop.set()
+            producer.join(timeout=30)
+
+    def _forward(self, batch: Batch, features: Any, prepare, forward) -> Iterator[Row]:
+        try:
+            values = forward(batch, features)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or len(batch) == 1:
+                raise
+            _release_cached_memory()
+            for half in batch.split():
+                yield from self._forward(half, prepare(half), prepare, forward)
+            return
+        for index, value in zip(batch.indices, values):
+            yield Row(index, value)
+
+    # -- producer thread ------------------------------------------------------------------------------
+
+    def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
+        resolvers = ThreadPoolExecutor(self.resolve_workers, thread_name_prefix="st-mm-resolve")
+        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
+        try:
+            bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window)
+            for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
+                if isinstance(outcome, Failure) or outcome.row is not None:
+                    out.put(outcome if isinstance(outcome, Failure) else Row(index, outcome.row))
+                    continue
+                for batch in bucketer.add(outcome.key, index, outcome.value, outcome.extra):
+                    self._submit_prepare(batch, prepare, preparers, out, slots, stop)
+            for batch in bucketer.flush():
+                self._submit_prepare(batch, prepare, preparers, out, slots, stop)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # surfaced in the caller's thread
+            out.put(exc)
+        finally:
+            resolvers.shutdown(wait=True, cancel_futures=True)
+            preparers.shutdown(wait=True, cancel_futures=stop.is_set())
+            out.put(_DONE)
+
+    def _resolved_in_order(self, entries, resolve, resolvers: ThreadPoolExecutor, stop: threading.Event):
+        """Resolve ahead in a bounded window; yield ``(index, Prepared | Failure)`` in input order."""
+        pending: deque[tuple[int, Future]] = deque()
+        iterator = iter(entries)
+        exhausted = False
+        while not stop.is_set():
+            while not exhausted and len(pending) < self.resolve_window:
+                try:
+                    index, raw = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append((index, resolvers.submit(_resolve_one, resolve, index, raw)))
+            if not pending:
+                return
+            index, future = pending.popleft()
+            yield index, future.result()
+
+    def _submit_prepare(self, batch: Batch, prepare, preparers: ThreadPoolExecutor, out, slots, stop) -> None:
+        while not slots.acquire(timeout=0.1):
+            if stop.is_set():
+                raise _Stopped()
+        future = preparers.submit(_prepare_isolating_failures, batch, prepare)
+        future.add_done_callback(lambda f: _deliver(f, out, slots))
+
+
+class _Stopped(Exception):
+    """The consumer went away; the producer winds down quietly."""
+
+
+def _deliver(future: Future, out: queue.Queue, slots) -> None:
+    try:
+        failures, batch, features = future.result()
+    except BaseException as exc:
+        slots.release()
+        out.put(exc)
+        return
+    for failure in failures:
+        out.put(failure)
+    if batch is None:
+        slots.release()
+    else:
+        out.put((batch, features))
+
+
+def _resolve_one(resolve, index: int, raw: Any) -> Prepared | Failure:
+    try:
+        return resolve(index, raw)
+    except MultimodalInputError as exc:
+        exc.at(index)
+        return Failure(index=index, source=exc.source or "", error=exc)
+
+
+def _prepare_isolating_failures(batch: Batch, prepare) -> tuple[list[Failure], Batch | None, Any]:
+    """Preprocess a batch; if that fails, find the items that fail alone and preprocess the rest."""
+    try:
+        return [], batch, prepare(batch)
+    except Exception as batch_error:  # noqa: BLE001 - narrowed item by item below
+        if len(batch) == 1:
+            return [_preprocess_failure(batch, 0, batch_error)], None, None
+    failures, keep = [], []
+    for position in range(len(batch)):
+        try:
+            prepare(batch.single(position))
+            keep.append(position)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(_preprocess_failure(batch, position, exc))
+    if not keep:
+        return failures, None, None
+    good = Batch(batch.key, [batch.indices[p] for p in keep], [batch.values[p] for p in keep], [batch.extras[p] for p in keep])
+    return failures, good, prepare(good)
+
+
+def _preprocess_failure(batch: Batch, position: int, exc: Exception) -> Failure:
+    index = batch.indices[position]
+    source = getattr(batch.extras[position], "source", "") if batch.extras[position] is not None else ""
+    if isinstance(exc, MultimodalInputError):
+        error = exc.at(index, source or None)
+    else:
+        error = DecodeError(f"the model's processor rejected this input: {type(exc).__name__}: {exc}", index=index, source=source or None)
+        error.__cause__ = exc
+    return Failure(index=index, source=error.source or "", error=error)
+
+
+def _release_cached_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
