@@ -31,12 +31,13 @@ def register_resolver(
     after: str | None = None,
     clobber: bool = False,
 ) -> None:
-    """Add a resolver. By default it goes first (before every built-in), so it sees values before they do.
+    """Add a resolver. By default a new one goes first (before every built-in), so it sees values before they do;
+    a replaced one (``clobber=True``) keeps its place.
 
     ``before=`` / ``after=`` name another resolver to place it precisely; ``clobber=True`` replaces
     one of the same name (never done silently).
     """
-    if before is None and after is None and len(RESOLVERS):
+    if before is None and after is None and len(RESOLVERS) and not (clobber and name in RESOLVERS):
         before = RESOLVERS.names()[0]
     RESOLVERS.register(name, resolver, before=before, after=after, clobber=clobber)
 
