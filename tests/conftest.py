@@ -72,3 +72,47 @@ def _restore_registries():
     yield
     for registry, snap in saved:
         registry.restore(snap)
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("zoo")
+
+
+@pytest.fixture(scope="session")
+def zoo_path(zoo_dir):
+    """``zoo_path(kind)``: the folder of a tiny offline model, built once per session."""
+    from st_multimodal.testing.zoo import cached_model
+
+    return lambda kind: cached_model(kind, root=zoo_dir)
+
+
+def _loaded(zoo_path, kind, cls_name):
+    import st_multimodal
+
+    return getattr(st_multimodal, cls_name)(str(zoo_path(kind)), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def clip_model(zoo_path):
+    return _loaded(zoo_path, "clip", "SentenceTransformer")
+
+
+@pytest.fixture(scope="session")
+def siglip_model(zoo_path):
+    return _loaded(zoo_path, "siglip", "SentenceTransformer")
+
+
+@pytest.fixture(scope="session")
+def clap_model(zoo_path):
+    return _loaded(zoo_path, "clap", "SentenceTransformer")
+
+
+@pytest.fixture(scope="session")
+def qwen_embedder(zoo_path):
+    return _loaded(zoo_path, "qwen3vl-embedding", "SentenceTransformer")
+
+
+@pytest.fixture(scope="session")
+def qwen_reranker(zoo_path):
+    return _loaded(zoo_path, "qwen3vl-reranker", "CrossEncoder")

@@ -17,6 +17,7 @@ from .inference import MultimodalMixin, OnError, materialize_inputs
 from .pipeline import Prepared, cache_key
 from .policy import DecodeLimits, FetchPolicy
 from .loading import model_init_kwargs
+from .model_fixes import apply_model_fixes
 
 __all__ = ["SentenceTransformer", "CrossEncoder"]
 
@@ -42,6 +43,7 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
         ours, upstream = _split_init_kwargs(kwargs)
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
+        apply_model_fixes(self)
 
     def encode(
         self,
@@ -157,6 +159,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
         ours, upstream = _split_init_kwargs(kwargs)
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
+        apply_model_fixes(self)
 
     def predict(
         self,

@@ -1,0 +1,154 @@
+"""The drop-in model classes against the offline zoo: modalities, loader, mixed batches, prompts, rerankers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import st_multimodal as stm
+from st_multimodal.testing import media
+
+
+def cosine(a, b) -> np.ndarray:
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+IMAGES = [media.image(seed) for seed in range(3)]
+TEXTS = ["a red car", "a bee on a pink flower", "a wasp on a wooden table"]
+
+
+class TestModalities:
+    @pytest.mark.parametrize(
+        ("fixture", "expected"),
+        [
+            ("clip_model", {"text", "image"}),
+            ("siglip_model", {"text", "image"}),
+            ("clap_model", {"text", "audio"}),
+            ("qwen_embedder", {"text", "image", "video", "message"}),
+            ("qwen_reranker", {"text", "image", "video", "message"}),
+        ],
+    )
+    def test_modalities(self, request, fixture, expected):
+        model = request.getfixturevalue(fixture)
+        assert set(model.modalities) == expected
+
+    def test_unsupported_modality_names_what_is_supported(self, clap_model):
+        with pytest.raises(stm.ModalityNotSupportedError, match=r"input 1 .*does not accept image.*accepts: text, audio"):
+            clap_model.encode(["a beep", media.png_bytes()])
+
+
+class TestLoader:
+    @pytest.mark.parametrize(
+        ("kind", "expected"),
+        [("clip", "embedder"), ("siglip", "embedder"), ("clap", "embedder"),
+         ("qwen3vl-embedding", "embedder"), ("qwen3vl-reranker", "reranker")],
+    )
+    def test_kind(self, zoo_path, kind, expected):
+        assert stm.model_kind(str(zoo_path(kind))) == expected
+
+    def test_load_returns_right_class(self, zoo_path):
+        assert isinstance(stm.load(str(zoo_path("clip")), device="cpu"), stm.SentenceTransformer)
+        reranker = stm.load(str(zoo_path("qwen3vl-reranker")), device="cpu")
+        assert isinstance(reranker, stm.CrossEncoder)
+
+    def test_cpu_dtype_is_float32(self, clip_model):
+        assert next(clip_model.parameters()).dtype == torch.float32
+
+    def test_explicit_dtype(self, zoo_path):
+        model = stm.load(str(zoo_path("clip")), device="cpu", dtype="bfloat16")
+        assert next(model.parameters()).dtype == torch.bfloat16
+
+    def test_bad_dtype(self, zoo_path):
+        with pytest.raises(ValueError, match="dtype"):
+            stm.load(str(zoo_path("clip")), device="cpu", dtype="int3")
+
+
+class TestMixedBatches:
+    @pytest.mark.parametrize("batch_size", [1, 3, 4, 32])
+    @pytest.mark.parametrize("fixture", ["clip_model", "siglip_model", "qwen_embedder"])
+    def test_rows_equal_alone(self, request, fixture, batch_size):
+        model = request.getfixturevalue(fixture)
+        mixed = [IMAGES[0], TEXTS[0], IMAGES[1], TEXTS[1], TEXTS[2], IMAGES[2]]
+        together = model.encode(mixed, batch_size=batch_size)
+        alone = np.stack([model.encode(item) for item in mixed])
+        assert together.shape == alone.shape
+        assert cosine(together, alone).min() >= 0.9999
+
+    def test_audio_and_text(self, clap_model):
+        audio = {"array": np.sin(np.linspace(0, 3000, 24000)).astype(np.float32), "sampling_rate": 16000}
+        mixed = ["a beep", audio, "a hum"]
+        together = clap_model.encode(mixed, batch_size=2)
+        alone = np.stack([clap_model.encode(item) for item in mixed])
+        assert cosine(together, alone).min() >= 0.9999
+
+    def test_audio_is_deterministic(self, clap_model):
+        long_clip = {"array": np.random.default_rng(0).standard_normal(16000 * 30).astype(np.float32) * 0.1, "sampling_rate": 16000}
+        assert np.array_equal(clap_model.encode(long_clip), clap_model.encode(long_clip))
+
+    def test_video_and_image_and_text(self, qwen_embedder):
+        video = media.mp4_bytes(frames=6, fps=3)
+        mixed = ["a moving square", video, IMAGES[0]]
+        together = qwen_embedder.encode(mixed, batch_size=3)
+        alone = np.stack([qwen_embedder.encode(item) for item in mixed])
+        assert cosine(together, alone).min() >= 0.9999
+
+    def test_multimodal_dict(self, qwen_embedder):
+        row = qwen_embedder.encode([{"text": "a red car", "image": IMAGES[0]}, "a red car"])
+        assert row.shape[0] == 2 and cosine(row[0], row[1])[0] < 0.9999
+
+    def test_list_in_multimodal_dict_refused(self, qwen_embedder):
+        with pytest.raises(stm.UnsupportedInputError, match="list under 'image'"):
+            qwen_embedder.encode([{"image": [IMAGES[0], IMAGES[1]]}, "next"])
+
+    def test_generator_input(self, clip_model):
+        from_generator = clip_model.encode(text for text in TEXTS)
+        assert np.allclose(from_generator, clip_model.encode(TEXTS), atol=1e-6)
+
+
+class TestPrompts:
+    def test_query_and_document_prompts_differ(self, qwen_embedder):
+        query = qwen_embedder.encode_query("a red car")
+        document = qwen_embedder.encode_document("a red car")
+        assert cosine(query, document)[0] < 0.9999
+
+    def test_query_on_images(self, qwen_embedder):
+        docs = qwen_embedder.encode_document(IMAGES)
+        assert docs.shape[0] == 3
+
+
+class TestSaveLoad:
+    def test_round_trip(self, clip_model, tmp_path):
+        before = clip_model.encode(TEXTS + IMAGES)
+        clip_model.save(str(tmp_path / "saved"))
+        again = stm.load(str(tmp_path / "saved"), device="cpu")
+        assert isinstance(again, stm.SentenceTransformer)
+        assert cosine(before, again.encode(TEXTS + IMAGES)).min() >= 0.9999
+
+
+class TestReranker:
+    def test_pairs_of_mixed_modalities(self, qwen_reranker):
+        pairs = [("a red car", IMAGES[0]), (IMAGES[1], "a bee"), ("a red car", "a car that is red"), ("a bee", IMAGES[2])]
+        together = qwen_reranker.predict(pairs, batch_size=3)
+        alone = np.array([qwen_reranker.predict(pair) for pair in pairs])
+        assert together.shape == (4,) and np.isfinite(together).all()
+        assert np.allclose(together, alone, atol=1e-4)
+        assert len(set(np.round(together, 5))) == 4
+
+    def test_rank(self, qwen_reranker):
+        docs = [IMAGES[0], "a car", IMAGES[1]]
+        ranked = qwen_reranker.rank("a red car", docs, return_documents=True)
+        scores = qwen_reranker.predict([("a red car", d) for d in docs])
+        assert [r["corpus_id"] for r in ranked] == list(np.argsort(-scores))
+        assert ranked[0]["text"] is docs[ranked[0]["corpus_id"]]
+
+    def test_rank_skips_bad_documents(self, qwen_reranker):
+        docs = ["a car", b"not an image", IMAGES[1]]
+        ranked, failures = qwen_reranker.rank("a red car", docs, on_error="skip", return_failures=True)
+        assert sorted(r["corpus_id"] for r in ranked) == [0, 2]
+        assert [f.index for f in failures] == [1] and isinstance(failures[0].error, stm.DecodeError)
+
+    def test_not_a_pair(self, qwen_reranker):
+        with pytest.raises(stm.UnsupportedInputError, match="pair"):
+            qwen_reranker.predict([("a", "b", "c")])
