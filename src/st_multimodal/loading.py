@@ -100,3 +100,33 @@ def load(name_or_path: str, **kwargs: Any):
         hub_kwargs["cache_dir"] = hub_kwargs.pop("cache_folder")
     cls = CrossEncoder if model_kind(name_or_path, **hub_kwargs) == "reranker" else SentenceTransformer
     return cls(name_or_path, **kwargs)
+
+
+_GENERATIVE_VLM_SUFFIXES = ("ForConditionalGeneration", "ForImageTextToText", "ForVision2Seq", "ForCausalLM")
+
+
+def assemble_reranker_modules(path: str, *, model_kwargs: dict | None = None, processor_kwargs: dict | None = None) -> list | None:
+    """Modules for a generative (V)LM folder that has no Sentence Transformers files: Transformer + LogitScore.
+
+    The score is logit("yes") - logit("no") at the last position, as VLM rerankers are trained.
+    Returns None when the folder already describes its modules or is not a generative model.
+    """
+    if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "modules.json")):
+        return None
+    architectures = (_read_json(path, "config.json") or {}).get("architectures") or []
+    if not any(a.endswith(_GENERATIVE_VLM_SUFFIXES) for a in architectures):
+        return None
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.cross_encoder.modules.logit_score import LogitScore
+
+    transformer = Transformer(path, transformer_task="any-to-any", model_kwargs=model_kwargs, processor_kwargs=processor_kwargs)
+    tokenizer = getattr(transformer.processor, "tokenizer", transformer.processor)
+    yes, no = (_single_token_id(tokenizer, word) for word in ("yes", "no"))
+    return [transformer, LogitScore(true_token_id=yes, false_token_id=no)]
+
+
+def _single_token_id(tokenizer, word: str) -> int:
+    ids = tokenizer.encode(word, add_special_tokens=False)
+    if len(ids) != 1:
+        raise ValueError(f"cannot assemble a yes/no reranker: {word!r} is {len(ids)} tokens for this tokenizer, not 1")
+    return ids[0]

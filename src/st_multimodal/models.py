@@ -16,7 +16,7 @@ from .errors import UnsupportedInputError, describe_source
 from .inference import MultimodalMixin, OnError, materialize_inputs
 from .pipeline import Prepared, cache_key
 from .policy import DecodeLimits, FetchPolicy
-from .loading import model_init_kwargs
+from .loading import assemble_reranker_modules, model_init_kwargs
 from .model_fixes import apply_model_fixes
 
 __all__ = ["SentenceTransformer", "CrossEncoder"]
@@ -152,11 +152,20 @@ class _Info:
 class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
     """Upstream ``CrossEncoder`` that scores pairs of any supported modalities, with per-item failures.
 
-    Takes the same extra constructor arguments as :class:`SentenceTransformer`.
+    Takes the same extra constructor arguments as :class:`SentenceTransformer`. A generative VLM folder
+    without Sentence Transformers files is assembled as Transformer(any-to-any) + LogitScore("yes", "no").
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
         ours, upstream = _split_init_kwargs(kwargs)
+        path = args[0] if args else upstream.get("model_name_or_path")
+        if isinstance(path, str) and upstream.get("modules") is None:
+            modules = assemble_reranker_modules(
+                path, model_kwargs=upstream.get("model_kwargs"), processor_kwargs=upstream.get("processor_kwargs")
+            )
+            if modules is not None:
+                args, upstream = args[1:], {k: v for k, v in upstream.items() if k not in ("model_name_or_path", "model_kwargs", "processor_kwargs")}
+                upstream["modules"] = modules
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
         apply_model_fixes(self)

@@ -152,3 +152,18 @@ class TestReranker:
     def test_not_a_pair(self, qwen_reranker):
         with pytest.raises(stm.UnsupportedInputError, match="pair"):
             qwen_reranker.predict([("a", "b", "c")])
+
+
+class TestAssembledReranker:
+    def test_bare_vlm_folder_becomes_yes_no_reranker(self, zoo_path, tmp_path):
+        import shutil
+
+        bare = tmp_path / "bare-vlm"
+        shutil.copytree(zoo_path("qwen3vl-reranker"), bare)
+        for name in ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json"):
+            (bare / name).unlink()
+        shutil.rmtree(bare / "1_LogitScore")
+        model = stm.CrossEncoder(str(bare), device="cpu")
+        assert type(model[1]).__name__ == "LogitScore"
+        scores = model.predict([("a red car", IMAGES[0]), ("a", "b"), (IMAGES[1], "x")])
+        assert scores.shape == (3,) and np.isfinite(scores).all() and len(set(np.round(scores, 5))) == 3
