@@ -1,0 +1,121 @@
+"""Local files: plain paths (``str`` or ``os.PathLike``, ``~`` expanded) and ``file://`` URIs.
+
+Governed by ``FetchPolicy.allow_files`` and ``FetchPolicy.file_roots`` (checked on the real path,
+after symlinks are resolved, so a link cannot escape a root). Only regular files are read, and a
+file larger than ``FetchPolicy.max_bytes`` is refused before any byte is read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from urllib.parse import unquote, urlsplit
+
+from ..errors import BlockedSourceError, FetchError, LimitExceededError
+from ..policy import FetchPolicy
+from ..types import FetchedBytes, ResolveContext
+
+__all__ = ["FileSource", "path_from_location"]
+
+_WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[\\/]")
+_LOCAL_HOSTS = ("", "localhost")
+
+
+def path_from_location(location: str | os.PathLike[str]) -> str:
+    """The local path a plain path or ``file:`` URI names (percent-decoded, ``~`` expanded)."""
+    text = os.fspath(location)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.lower().startswith("file:"):
+        return os.path.expanduser(text)
+    parts = urlsplit(text)
+    netloc, path = parts.netloc, unquote(parts.path)
+    if re.fullmatch(r"[A-Za-z]:", netloc):  # file://C:/x, a common mistake for file:///C:/x
+        netloc, path = "", netloc + path
+    if netloc.lower() not in _LOCAL_HOSTS:
+        raise BlockedSourceError(f"file URI names a remote host {netloc!r}; only local files are read")
+    if os.name == "nt" and _WINDOWS_DRIVE.match(path) and path.startswith("/"):
+        path = path[1:]
+    if not path:
+        raise FetchError("file URI has no path", transient=False)
+    return path
+
+
+def _under(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def _check_roots(real: str, policy: FetchPolicy) -> None:
+    if policy.file_roots is None:
+        return
+    roots = [os.path.realpath(os.path.expanduser(r)) for r in policy.file_roots]
+    if not any(_under(real, root) for root in roots):
+        raise BlockedSourceError(
+            f"file {real!r} is outside FetchPolicy.file_roots {list(policy.file_roots)} (symlinks resolved)"
+        )
+
+
+class FileSource:
+    """Reads local files under the fetch policy."""
+
+    schemes = ("file",)
+
+    def fetch(self, location: str | os.PathLike[str], ctx: ResolveContext) -> FetchedBytes:
+        policy = ctx.fetch_policy
+        source = os.fspath(location) if not isinstance(location, str) else location
+        source = os.fsdecode(source)
+        try:
+            return self._read(location, policy, source)
+        except (FetchError, LimitExceededError) as exc:
+            raise exc.at(source=source)
+
+    def _read(self, location: str | os.PathLike[str], policy: FetchPolicy, source: str) -> FetchedBytes:
+        if not policy.allow_files:
+            raise BlockedSourceError("local files are not allowed (FetchPolicy.allow_files=False)")
+        path = path_from_location(location)
+        real = os.path.realpath(path)
+        _check_roots(real, policy)
+        try:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError as exc:
+            raise FetchError(f"no such file: {path!r}", status=None, transient=False) from exc
+        except IsADirectoryError as exc:
+            raise FetchError(f"is a directory, not a file: {path!r}", transient=False) from exc
+        except PermissionError as exc:
+            raise FetchError(f"permission denied: {path!r}", transient=False) from exc
+        except OSError as exc:
+            raise FetchError(f"cannot open {path!r}: {exc.strerror or exc}", transient=False) from exc
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise FetchError(f"is a directory, not a file: {path!r}", transient=False)
+            if not stat.S_ISREG(info.st_mode):
+                raise FetchError(f"not a regular file (device, pipe or socket): {path!r}", transient=False)
+            if info.st_size > policy.max_bytes:
+                raise LimitExceededError(
+                    "file is larger than FetchPolicy.max_bytes",
+                    limit_name="max_bytes", limit=policy.max_bytes, actual=info.st_size,
+                )
+            data = _read_capped(fd, policy.max_bytes)
+        finally:
+            os.close(fd)
+        return FetchedBytes(data=data, source=source, mime=None, name=path)
+
+
+def _read_capped(fd: int, max_bytes: int) -> bytes:
+    """Read to the end, but never more than ``max_bytes`` (the file may grow while we read)."""
+    parts: list[bytes] = []
+    total = 0
+    while chunk := os.read(fd, min(1 << 24, max_bytes + 1 - total)):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise LimitExceededError(
+                "file grew beyond FetchPolicy.max_bytes while being read",
+                limit_name="max_bytes", limit=max_bytes, actual=total,
+            )
+    return parts[0] if len(parts) == 1 else b"".join(parts)
