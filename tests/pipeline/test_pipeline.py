@@ -1,0 +1,179 @@
+"""The pipelined loop: order, equality with upstream's plain loop, bounded memory, caches, OOM split."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer as UpstreamSentenceTransformer
+
+import st_multimodal as stm
+from st_multimodal.pipeline import Batch, Pipeline, Prepared, Row
+from st_multimodal.testing import media
+
+
+def cosine(a, b):
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+class TestPipelineLoop:
+    def _run(self, entries, batch_size=4, **kw):
+        pipeline = Pipeline(batch_size=batch_size, length_of=lambda v: len(str(v)), **kw)
+        return pipeline.run(
+            entries,
+            resolve=lambda i, raw: Prepared(key=type(raw).__name__, value=raw),
+            prepare=lambda batch: list(batch.values),
+            forward=lambda batch, features: [f"out:{v}" for v in features],
+        )
+
+    def test_every_input_once_with_its_own_output(self):
+        items = [i if i % 3 else f"s{i}" for i in range(103)]
+        rows = {row.index: row.value for row in self._run(enumerate(items)) if isinstance(row, Row)}
+        assert rows == {i: f"out:{v}" for i, v in enumerate(items)}
+
+    def test_generator_is_consumed_lazily(self):
+        pulled = 0
+        lock = threading.Lock()
+
+        def generator():
+            nonlocal pulled
+            for i in range(10_000):
+                with lock:
+                    pulled += 1
+                yield i, f"item {i}"
+
+        max_ahead = 0
+        done = 0
+        for _ in self._run(generator(), batch_size=8, resolve_workers=2):
+            done += 1
+            with lock:
+                max_ahead = max(max_ahead, pulled - done)
+        assert done == 10_000
+        assert max_ahead < 500  # a bounded window, never the whole stream
+
+    def test_consumer_stopping_early_stops_the_producer(self):
+        events = self._run(((i, i) for i in range(1_000_000)), batch_size=8)
+        first = [next(events) for _ in range(10)]
+        events.close()
+        assert len(first) == 10
+
+    def test_prepare_failure_is_isolated_to_the_item(self):
+        def prepare(batch):
+            if any(v == "poison" for v in batch.values):
+                raise ValueError("processor says no")
+            return list(batch.values)
+
+        pipeline = Pipeline(batch_size=4, length_of=len)
+        items = ["a", "b", "poison", "c", "d"]
+        events = list(pipeline.run(enumerate(items), resolve=lambda i, raw: Prepared(key="t", value=raw),
+                                   prepare=prepare, forward=lambda b, f: f))
+        failures = [e for e in events if isinstance(e, stm.Failure)]
+        assert [f.index for f in failures] == [2] and isinstance(failures[0].error, stm.DecodeError)
+        assert sorted(e.index for e in events if isinstance(e, Row)) == [0, 1, 3, 4]
+
+    def test_oom_splits_the_batch(self):
+        seen = []
+
+        def forward(batch: Batch, features):
+            seen.append(len(batch))
+            if len(batch) > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            return features
+
+        pipeline = Pipeline(batch_size=8, length_of=len)
+        rows = list(pipeline.run(enumerate("abcdefgh"), resolve=lambda i, raw: Prepared(key="t", value=raw),
+                                 prepare=lambda b: list(b.values), forward=forward))
+        assert sorted((r.index, r.value) for r in rows) == list(enumerate("abcdefgh"))
+        assert seen[0] == 8 and max(seen[1:]) <= 4 and seen.count(2) == 4
+
+
+class TestModelPipeline:
+    def test_equals_upstream_plain_loop(self, clip_model, zoo_path, tmp_path):
+        paths = []
+        for seed in range(10):
+            path = tmp_path / f"img{seed}.jpg"
+            path.write_bytes(media.jpeg_bytes(seed=seed))
+            paths.append(path)
+        texts = [f"caption {i}" for i in range(7)]
+        ours = clip_model.encode(paths + texts, batch_size=4)
+        upstream = UpstreamSentenceTransformer(str(zoo_path("clip")), device="cpu")
+        decoded = [stm.resolve(p, clip_model.resolve_context()).value for p in paths]
+        plain = np.concatenate([upstream.encode(decoded, batch_size=4), upstream.encode(texts, batch_size=4)])
+        assert cosine(ours, plain).min() >= 0.9999
+
+    def test_skip_batch_of_100_with_5_bad(self, clip_model):
+        items = [media.png_bytes(seed=i % 7) if i % 2 else f"text {i}" for i in range(100)]
+        bad = {3: None, 20: b"<html>oops</html>", 41: media.truncated_jpeg_bytes(), 77: "/no/such/file.png", 98: {"odd": 1}}
+        for index, value in bad.items():
+            items[index] = value
+        clean = clip_model.encode([v for i, v in enumerate(items) if i not in bad])
+        embeddings, failures = clip_model.encode(items, on_error="skip", return_failures=True, batch_size=16)
+        assert embeddings.shape == (95, clean.shape[1])
+        assert cosine(embeddings, clean).min() >= 0.9999
+        assert [f.index for f in failures] == sorted(bad)
+        for failure in failures:
+            assert f"input {failure.index}" in str(failure.error)
+        assert isinstance(failures[1].error, stm.DecodeError) and isinstance(failures[3].error, stm.FetchError)
+
+    def test_raise_names_item(self, clip_model):
+        with pytest.raises(stm.DecodeError, match=r"input 1 '<bytes of 5 bytes>'"):
+            clip_model.encode(["fine", b"hello"])
+
+    def test_oom_split_through_the_model(self, zoo_path, monkeypatch):
+        model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu")
+        expected = model.encode([f"t{i}" for i in range(8)], batch_size=8)
+        original = type(model[0]).forward
+        sizes = []
+
+        def flaky(self, features, **kwargs):
+            size = len(features["input_ids"]) if "input_ids" in features else len(features["pixel_values"])
+            sizes.append(size)
+            if size > 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            return original(self, features, **kwargs)
+
+        monkeypatch.setattr(type(model[0]), "forward", flaky)
+        got = model.encode([f"t{i}" for i in range(8)], batch_size=8)
+        assert np.allclose(got, expected, atol=1e-5) and max(sizes) == 8 and sizes.count(2) == 4
+
+
+class TestEmbeddingCache:
+    def test_hits_and_invalidation(self, zoo_path, tmp_path):
+        images = [media.jpeg_bytes(seed=s) for s in range(6)]
+        model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu", cache_dir=tmp_path / "cache")
+        first = model.encode(images + ["a text"])
+        assert model.embedding_cache.hits == 0 and len(model.embedding_cache) == 7
+        second = model.encode(images + ["a text"])
+        assert model.embedding_cache.hits == 7
+        assert np.array_equal(first, second)
+        model.encode(images[:2], prompt="a photo of ")  # prompt is part of the key
+        assert model.embedding_cache.hits == 7
+        model.encode(images[:2], limits=stm.DecodeLimits(image_background=(0, 0, 0)))  # decode settings too
+        assert model.embedding_cache.hits == 7
+        model.encode(images[:2], use_cache=False)
+        assert model.embedding_cache.hits == 7
+
+    def test_other_weights_do_not_hit(self, zoo_path, tmp_path):
+        from st_multimodal.testing.zoo import cached_model
+
+        cache = tmp_path / "cache"
+        stm.SentenceTransformer(str(zoo_path("clip")), device="cpu", cache_dir=cache).encode(["same text"])
+        other = stm.SentenceTransformer(str(cached_model("clip", root=tmp_path, seed=1)), device="cpu", cache_dir=cache)
+        other.encode(["same text"])
+        assert other.embedding_cache.hits == 0
+
+    def test_cached_rows_are_normalised_and_truncated_like_fresh_ones(self, zoo_path, tmp_path):
+        model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu", cache_dir=tmp_path / "cache")
+        fresh = model.encode(["x", "y"], normalize_embeddings=True, truncate_dim=8)
+        cached = model.encode(["x", "y"], normalize_embeddings=True, truncate_dim=8)
+        assert model.embedding_cache.hits == 2 and np.allclose(fresh, cached)
+        assert fresh.shape == (2, 8) and np.allclose(np.linalg.norm(fresh, axis=1), 1, atol=1e-5)
+
+    def test_decoded_lru(self, clip_model):
+        image = media.jpeg_bytes(seed=42)
+        clip_model.encode([image])
+        before = clip_model.decoded_cache.hits
+        clip_model.encode([image])  # a repeat within the process is not decoded again
+        assert clip_model.decoded_cache.hits == before + 1
