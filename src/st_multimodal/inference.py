@@ -75,13 +75,16 @@ class MultimodalMixin:
         self, fetch_policy: FetchPolicy | None = None, limits: DecodeLimits | None = None, strict: bool | None = None
     ) -> ResolveContext:
         """The context inputs are resolved under: this model's policies, overridden per call."""
-        sampling_rate, window = _audio_settings(getattr(self, "processor", None))
+        processor = getattr(self, "processor", None)
+        sampling_rate, window = _audio_settings(processor)
+        target = _image_target_size(processor)
         return ResolveContext(
             fetch_policy=fetch_policy or self.fetch_policy,
             limits=limits or self.decode_limits,
             strict=self.strict if strict is None else strict,
             audio_sampling_rate=sampling_rate,
             audio_max_seconds=window,
+            extras={"image_target_size": target} if target else {},
         )
 
     def _call_options(self, on_error: OnError, fetch_policy, limits, strict, use_cache: bool) -> CallOptions:
@@ -189,6 +192,22 @@ def _audio_settings(processor: Any) -> tuple[int | None, float | None]:
         return None, None
     max_samples = getattr(extractor, "nb_max_samples", None)
     return rate, (max_samples / rate if isinstance(max_samples, int) and max_samples > 0 else None)
+
+
+def _image_target_size(processor: Any) -> tuple[int, int] | None:
+    """The smallest (width, height) the model's image processor needs, for draft-mode JPEG decoding."""
+    image_processor = getattr(processor, "image_processor", None)
+    for name in ("crop_size", "size"):
+        size = getattr(image_processor, name, None)
+        if size is None:
+            continue
+        get = size.get if isinstance(size, dict) else lambda key: getattr(size, key, None)
+        if get("longest_edge") or get("max_pixels"):
+            return None  # resolution-preserving processors (Qwen-VL): no safe downscale
+        side = get("shortest_edge") or min(get("height") or 0, get("width") or 0)
+        if side:
+            return int(side), int(side)
+    return None
 
 
 def materialize_inputs(inputs: Any, is_singular: Callable[[Any], bool]) -> Any:
