@@ -26,6 +26,7 @@ from .types import Failure, Provenance, Resolved, ResolveContext
 from .loading import load, model_kind
 from .models import CrossEncoder, SentenceTransformer
 from .pipeline import DecodedCache, EmbeddingCache
+from .streaming import EncodeReport, encode_to_disk, load_embeddings
 
 __version__ = "0.1.0"
 
@@ -64,5 +65,8 @@ __all__ = [
     "ResolveContext",
     "EmbeddingCache",
     "DecodedCache",
+    "encode_to_disk",
+    "load_embeddings",
+    "EncodeReport",
     "__version__",
 ]
