@@ -58,6 +58,7 @@ class MultimodalMixin:
         resolve_workers: int | None,
         preprocess_workers: int,
         prefetch_batches: int,
+        gpu_preprocessing: bool | None = None,
     ) -> None:
         self.fetch_policy = fetch_policy or DEFAULT_FETCH_POLICY
         self.decode_limits = limits or DEFAULT_DECODE_LIMITS
@@ -67,6 +68,7 @@ class MultimodalMixin:
         self.resolve_workers = resolve_workers
         self.preprocess_workers = preprocess_workers
         self.prefetch_batches = prefetch_batches
+        self.gpu_preprocessing = gpu_preprocessing
         self._fingerprint: str | None = None
 
     # -- per-call options -------------------------------------------------------------------------------
@@ -145,8 +147,20 @@ class MultimodalMixin:
         )
 
     def _prepare_features(self, values: list[Any], device: torch.device, prompt: str | None, kwargs: dict) -> dict:
+        if self._preprocess_on_device(device):
+            kwargs = _with_image_device(kwargs, device)
         features = self.preprocess(values, prompt=prompt, **kwargs)
         return pin_features(features) if device.type == "cuda" else features
+
+    def _preprocess_on_device(self, device: torch.device) -> bool:
+        """Resize/normalise images on the GPU when the image processor is a torchvision (fast) one.
+
+        Automatic on CUDA (``gpu_preprocessing=None``); ``True``/``False`` forces it on or off.
+        """
+        if device.type != "cuda" or self.gpu_preprocessing is False:
+            return False
+        image_processor = getattr(getattr(self, "processor", None), "image_processor", None)
+        return any(base.__name__ == "TorchvisionBackend" for base in type(image_processor).__mro__)
 
     def _run(
         self,
@@ -182,6 +196,12 @@ class MultimodalMixin:
                     options.failures.append(event)
                     continue
                 yield event
+
+
+def _with_image_device(kwargs: dict, device: torch.device) -> dict:
+    processing = dict(kwargs.get("processing_kwargs") or {})
+    processing["image"] = {"device": str(device), **(processing.get("image") or {})}
+    return {**kwargs, "processing_kwargs": processing}
 
 
 def _audio_settings(processor: Any) -> tuple[int | None, float | None]:

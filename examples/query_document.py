@@ -1,0 +1,13 @@
+"""encode_query / encode_document for retrieval (the post's "Encoding Queries and Documents")."""
+
+from _common import PICTURES, make_pictures
+from st_multimodal.demo import demo_model
+
+folder = make_pictures()
+model = demo_model()
+
+query_emb = model.encode_query("a yellow circle")
+doc_emb = model.encode_document([folder / name for name in PICTURES])
+scores = model.similarity(query_emb, doc_emb)[0]
+for name, score in sorted(zip(PICTURES, scores.tolist()), key=lambda x: -x[1]):
+    print(f"{name:18} {score:.3f}")

@@ -1,0 +1,20 @@
+"""A multimodal reranker on mixed pairs (the post's "Multimodal Reranker Models").
+
+The reranker here is tiny and has random weights, so its scores show the API, not relevance.
+"""
+
+from _common import make_pictures, serve, tiny_reranker_path
+from st_multimodal import CrossEncoder, FetchPolicy
+
+folder = make_pictures()
+model = CrossEncoder(tiny_reranker_path(), fetch_policy=FetchPolicy(allow_loopback=True))
+
+with serve(folder) as base:
+    scores = model.predict([
+        ("a red circle", f"{base}/red_circle.png"),           # (text, image URL)
+        (str(folder / "green_square.png"), "a green square"), # (image path, text)
+        ("a blue triangle", "a triangle that is blue"),       # (text, text)
+    ])
+    print("scores:", scores)
+    ranking = model.rank("a red circle", [f"{base}/red_circle.png", str(folder / "blue_triangle.png"), "a red circle"])
+    print("rank:", ranking)
