@@ -1,0 +1,182 @@
+"""Images with Pillow: the pixel budget checked from the header, then one normalisation for every form.
+
+``normalize_image`` is the single path from any PIL image to the RGB picture a model sees, used for
+decoded bytes and for PIL objects given directly, so the same content gives the same pixels however
+it arrives: EXIF orientation applied, transparency composited onto ``limits.image_background``,
+16-bit and float data scaled (not clipped), animated images reduced to ``limits.animated_frame``.
+
+Pillow's global ``Image.MAX_IMAGE_PIXELS`` is never changed or relied upon: ``limits.max_pixels`` is
+checked on the lazily opened header, and Pillow's own bomb error is translated when it fires first.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
+from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
+from ..types import FetchedBytes, ResolveContext
+from .sniff import sniff_format
+
+__all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "apply_jpeg_draft",
+           "uint16_to_uint8", "float_to_uint8", "DEFAULT_DRAFT_SIZE"]
+
+DEFAULT_DRAFT_SIZE = (512, 512)
+"""Target size for draft-mode JPEG decoding when ``ctx.extras["image_target_size"]`` is not set."""
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
+    """Raise LimitExceededError if ``width * height`` exceeds ``limits.max_pixels``."""
+    pixels = int(size[0]) * int(size[1])
+    if pixels > limits.max_pixels:
+        raise LimitExceededError(
+            f"image of {size[0]}x{size[1]} pixels is too large to decode",
+            limit_name="max_pixels", limit=limits.max_pixels, actual=pixels,
+        )
+
+
+def uint16_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Scale 0..65535 to 0..255 with rounding (``round(v / 257)``); values outside are clipped first."""
+    wide = np.clip(values.astype(np.int64), 0, 65535)
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def float_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] to 0..255; anything else is refused rather than guessed."""
+    values = values.astype(np.float32, copy=False)
+    if not np.isfinite(values).all():
+        raise DecodeError("image data contains NaN or infinite values")
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if low < -1e-6 or high > 1 + 1e-6:
+        if low >= 0 and high <= 255:
+            raise DecodeError(
+                f"float image values lie in [{low:g}, {high:g}], which looks like a 0..255 range; "
+                "float images must lie in [0, 1]: pass arr.astype(numpy.uint8) for 0..255 data"
+            )
+        raise DecodeError(f"float image values must lie in [0, 1], got [{low:g}, {high:g}]")
+    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    actual = int(match.group(1)) if match else f"more than {limits.max_pixels}"
+    return LimitExceededError(
+        "image header announces a decompression bomb", limit_name="max_pixels", limit=limits.max_pixels, actual=actual
+    )
+
+
+def _heif_support(data: bytes) -> None:
+    """HEIC (and AVIF where Pillow lacks it) needs the ``pillow-heif`` plugin, registered on first use."""
+    kind = sniff_format(data[:64], "image")
+    if kind not in ("heic", "avif"):
+        return
+    from PIL import features
+
+    if kind == "avif" and features.check("avif"):
+        return
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise MissingDependencyError(f"{kind.upper()} images need an optional plugin", package="pillow-heif") from exc
+    pillow_heif.register_heif_opener()
+
+
+def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> Image.Image:
+    """Open lazily (header only) and check the pixel budget before any pixel is decoded."""
+    _heif_support(data)
+    try:
+        img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(exc, limits) from exc
+    except Exception as exc:
+        raise DecodeError(f"not a readable image: {type(exc).__name__}: {exc}") from exc
+    check_pixels(img.size, limits)
+    return img
+
+
+def apply_jpeg_draft(img: Image.Image, target_size: tuple[int, int] = DEFAULT_DRAFT_SIZE) -> Image.Image:
+    """Let Pillow decode a not-yet-loaded JPEG at 1/2, 1/4 or 1/8 scale, never below ``target_size``."""
+    if img.format == "JPEG" and getattr(img, "tile", None):  # tile is emptied once the pixels are loaded
+        img.draft("RGB", (int(target_size[0]), int(target_size[1])))
+    return img
+
+
+def _frame_index(img: Image.Image, wanted: int) -> int:
+    count = int(getattr(img, "n_frames", 1) or 1)
+    return min(wanted, count - 1) if wanted >= 0 else max(count + wanted, 0)
+
+
+def _load_frame(img: Image.Image, limits: DecodeLimits) -> Image.Image:
+    """A loaded copy of the wanted frame; the caller's image is left on the frame it was on."""
+    current = img.tell()
+    target = _frame_index(img, limits.animated_frame)
+    try:
+        if target != current:
+            img.seek(target)
+        frame = img.copy()
+    finally:
+        if img.tell() != current:
+            img.seek(current)
+    if frame.size != img.size:
+        check_pixels(frame.size, limits)
+    return frame
+
+
+def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if img.mode in _SIXTEEN_BIT:
+        img = Image.fromarray(uint16_to_uint8(np.asarray(img)), mode="L")
+    elif img.mode == "F":
+        img = Image.fromarray(float_to_uint8(np.asarray(img)), mode="L")
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (*background, 255))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def normalize_image(
+    img: Image.Image, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, *, draft_size: tuple[int, int] | None = None
+) -> Image.Image:
+    """The RGB picture for any PIL image (see the module docstring); never modifies ``img``."""
+    check_pixels(img.size, limits)
+    if draft_size is not None:
+        apply_jpeg_draft(img, draft_size)
+    try:
+        frame = _load_frame(img, limits)
+        frame = ImageOps.exif_transpose(frame) or frame
+        return _to_rgb(frame, limits.image_background)
+    except MultimodalInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(exc, limits) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"image data is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
+
+
+class ImageDecoder:
+    """Any image Pillow reads (HEIC with ``pillow-heif``)."""
+
+    modality = "image"
+    mime_prefixes = ("image/",)
+    extensions = (".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ico",
+                  ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".tga", ".jp2")
+
+    def accept(self, prefix: bytes) -> bool:
+        return sniff_format(prefix, "image") is not None
+
+    def decode(self, fetched: FetchedBytes, ctx: ResolveContext) -> tuple[Any, tuple[int, ...], str]:
+        img = open_image(fetched.data, ctx.limits)
+        draft = None
+        if ctx.limits.draft_jpeg:
+            draft = tuple(ctx.extras.get("image_target_size") or DEFAULT_DRAFT_SIZE)
+        out = normalize_image(img, ctx.limits, draft_size=draft)
+        return out, out.size, (img.format or "image").lower()

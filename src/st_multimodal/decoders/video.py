@@ -1,0 +1,181 @@
+"""Video with PyAV (no torchcodec needed): sampled frames plus metadata, in upstream's VideoDict shape.
+
+The value is ``{"array": np.uint8 (T, H, W, 3), "video_metadata": dict}`` (the layout transformers'
+own PyAV loader returns). The metadata dict has exactly the fields of ``transformers.VideoMetadata``
+and describes *the delivered array*: ``total_num_frames == T``, ``frames_indices == range(T)`` and
+``fps`` the effective rate of the sampled frames (so ``index / fps`` is each frame's time in the
+source), ``duration`` the source's duration. That way a processor that samples frames again from
+the array and its metadata (``do_sample_frames=True``) indexes within the array and gets the same
+timestamps. With ``limits.video_audio`` and an audio track, the value is the multimodal dict
+``{"video": VideoDict, "audio": AudioDict}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DecodeError, LimitExceededError, UnsupportedInputError
+from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
+from ..types import FetchedBytes, ResolveContext
+from .arrays import finish_audio, image_from_array, to_numpy
+from .audio import container_seconds, decode_audio_track, format_name, media_errors, open_container
+from .image import check_pixels, normalize_image
+from .sniff import sniff_format
+
+__all__ = ["VideoDecoder", "video_from_frames", "sample_indices", "video_metadata"]
+
+
+def _even(total: int, count: int) -> list[int]:
+    return sorted({int(i) for i in np.linspace(0, total - 1, count).round()})
+
+
+def sample_indices(total: int, fps: float | None, limits: DecodeLimits) -> list[int]:
+    """Which of ``total`` frames to keep: ``video_num_frames`` evenly, else one every ``1 / video_fps`` s,
+    never more than ``max_video_frames`` (then spread evenly over the whole video)."""
+    if total <= 0:
+        return []
+    cap = min(limits.max_video_frames, total)
+    if limits.video_num_frames is not None or not fps:
+        return _even(total, min(limits.video_num_frames or cap, cap))
+    step = fps / limits.video_fps
+    count = int(math.floor((total - 1) / step + 1e-9)) + 1
+    if count > cap:
+        return _even(total, cap)
+    return sorted({min(total - 1, int(math.floor(k * step + 0.5))) for k in range(count)})
+
+
+def video_metadata(indices: Sequence[int], fps: float | None, duration: float | None,
+                   height: int, width: int, backend: str | None) -> dict[str, Any]:
+    """The ``transformers.VideoMetadata`` fields for an array holding the frames ``indices`` of a source."""
+    span = indices[-1] - indices[0] if len(indices) > 1 else 0
+    effective = fps * (len(indices) - 1) / span if fps and span else fps
+    return {"total_num_frames": len(indices), "fps": None if effective is None else float(effective),
+            "duration": None if duration is None else float(duration), "frames_indices": list(range(len(indices))),
+            "width": int(width), "height": int(height), "video_backend": backend}
+
+
+def _check_budget(count: int, height: int, width: int, limits: DecodeLimits) -> None:
+    check_pixels((width, height), limits)
+    elements = count * height * width * 3
+    if elements > limits.max_array_elements:
+        raise LimitExceededError("sampled video frames are too large", limit_name="max_array_elements",
+                                 limit=limits.max_array_elements, actual=elements)
+
+
+def _check_seconds(seconds: float | None, limits: DecodeLimits) -> None:
+    if seconds is not None and seconds > limits.max_video_seconds:
+        raise LimitExceededError("video is too long", limit_name="max_video_seconds",
+                                 limit=limits.max_video_seconds, actual=round(seconds, 3))
+
+
+def _count_frames(data: bytes, limits: DecodeLimits) -> int:
+    """Frame count from demuxed packets (no decoding), for containers that do not record it."""
+    with open_container(data) as container:
+        stream = container.streams.video[0]
+        count = 0
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.pts is not None and packet.time_base is not None:
+                    _check_seconds(float(packet.pts * packet.time_base), limits)
+        return count
+
+
+def _decode_frames(data: bytes, indices: list[int], size: tuple[int, int], limits: DecodeLimits) -> list[np.ndarray]:
+    wanted, last, frames = set(indices), indices[-1], []
+    with open_container(data) as container:
+        for i, frame in enumerate(container.decode(container.streams.video[0])):
+            if frame.time is not None:
+                _check_seconds(frame.time, limits)
+            if i in wanted:
+                frames.append(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
+            if i >= last:
+                break
+    return frames
+
+
+def _decode_video(data: bytes, limits: DecodeLimits) -> dict[str, Any]:
+    with open_container(data) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else None
+        seconds = container_seconds(container, stream)
+        height, width, total = int(stream.height or 0), int(stream.width or 0), int(stream.frames or 0)
+    _check_seconds(seconds, limits)
+    if not height or not width:
+        raise DecodeError("the video stream does not state its frame size")
+    total = total or _count_frames(data, limits)
+    indices = sample_indices(total, fps, limits)
+    if not indices:
+        raise DecodeError("the video stream holds no frames")
+    _check_budget(len(indices), height, width, limits)
+    frames = _decode_frames(data, indices, (height, width), limits)
+    if not frames:
+        raise DecodeError("no frame of the video could be decoded")
+    duration = seconds if seconds is not None else (total / fps if fps else None)
+    meta = video_metadata(indices[: len(frames)], fps, duration, height, width, "pyav")
+    return {"array": np.stack(frames).astype(np.uint8, copy=False), "video_metadata": meta}
+
+
+def _frame_pixels(frame: Any, limits: DecodeLimits) -> np.ndarray:
+    if hasattr(frame, "getpixel"):
+        return np.asarray(normalize_image(frame, limits))
+    return np.asarray(image_from_array(frame, limits=limits))
+
+
+def video_from_frames(frames: Any, fps: float | None = None,
+                      limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> dict[str, Any]:
+    """A VideoDict from a list of PIL images / arrays (or a (T, H, W, C) array), sampled like a decoded video."""
+    if hasattr(frames, "ndim"):
+        frames = list(to_numpy(frames, limits))
+    if not isinstance(frames, (list, tuple)) or not frames:
+        raise UnsupportedInputError("a video needs a non-empty list of frames (PIL images or arrays)")
+    if fps is not None and not fps > 0:
+        raise UnsupportedInputError(f"fps must be > 0, got {fps!r}")
+    indices = sample_indices(len(frames), fps, limits)
+    pixels = [_frame_pixels(frames[i], limits) for i in indices]
+    if len({p.shape for p in pixels}) > 1:
+        raise UnsupportedInputError(f"video frames differ in size: {sorted({p.shape for p in pixels})}")
+    height, width = pixels[0].shape[:2]
+    _check_budget(len(pixels), height, width, limits)
+    duration = len(frames) / fps if fps else None
+    meta = video_metadata(indices, fps, duration, height, width, None)
+    return {"array": np.stack(pixels), "video_metadata": meta}
+
+
+class VideoDecoder:
+    """MP4/MOV, WebM/Matroska, AVI, FLV, ... to a VideoDict (audio-only files go to the audio decoder)."""
+
+    modality = "video"
+    mime_prefixes = ("video/",)
+    extensions = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".flv", ".wmv", ".mpg", ".mpeg", ".ts",
+                  ".3gp", ".ogv")
+
+    def accept(self, prefix: bytes) -> bool:
+        return sniff_format(prefix, "video") is not None
+
+    def decode(self, fetched: FetchedBytes, ctx: ResolveContext) -> tuple[Any, tuple[int, ...], str]:
+        with open_container(fetched.data) as container:
+            fmt = format_name(container, fetched.data)
+            has_video, has_audio = bool(container.streams.video), bool(container.streams.audio)
+        if not has_video:
+            if has_audio:
+                from .audio import AudioDecoder
+
+                return AudioDecoder().decode(fetched, ctx)
+            raise DecodeError(f"the {fmt} file holds no video stream")
+        with media_errors(f"{fmt} video"):
+            video = _decode_video(fetched.data, ctx.limits)
+            audio = self._audio(fetched.data, ctx) if ctx.limits.video_audio and has_audio else None
+        size = tuple(video["array"].shape[:3])
+        return ({"video": video, "audio": audio} if audio else video), size, fmt
+
+    @staticmethod
+    def _audio(data: bytes, ctx: ResolveContext) -> dict[str, Any]:
+        with open_container(data) as container:
+            mono, rate = decode_audio_track(container, ctx.limits)
+        return finish_audio(mono, rate, ctx)
