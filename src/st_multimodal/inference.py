@@ -113,7 +113,9 @@ class MultimodalMixin:
 
     def _resolve_for_model(self, raw: Any, ctx: ResolveContext, index: int) -> Resolved:
         """Resolve (without decoding yet) and check the model takes the modality."""
-        resolved = resolve(raw, ctx, index, materialize=False)
+        return self._check_supported(resolve(raw, ctx, index, materialize=False), index)
+
+    def _check_supported(self, resolved: Resolved, index: int) -> Resolved:
         if not self.supports(resolved.modality):
             modality = "+".join(resolved.modality) if isinstance(resolved.modality, tuple) else resolved.modality
             raise ModalityNotSupportedError(
@@ -128,11 +130,14 @@ class MultimodalMixin:
         if resolved.is_materialized:
             return resolved.value
         key = cache_key(resolved.provenance.content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
-        value = self.decoded_cache.get(key)
-        if value is None:
-            value = materialize_located(resolved, index).value
-            self.decoded_cache.put(key, value)
-        return value
+        cached = self.decoded_cache.get(key)
+        if cached is None:
+            materialize_located(resolved, index)
+            self.decoded_cache.put(key, (resolved.modality, resolved.value))
+        else:
+            resolved.modality, resolved.value = cached
+            resolved.loader = None
+        return self._check_supported(resolved, index).value
 
     # -- the loop -----------------------------------------------------------------------------------------
 

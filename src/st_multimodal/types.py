@@ -48,7 +48,7 @@ class Resolved:
     modality: str | tuple[str, ...]
     value: Any
     provenance: Provenance
-    loader: Callable[[], tuple[Any, Provenance]] | None = field(default=None, repr=False, compare=False)
+    loader: Callable[[], "Resolved"] | None = field(default=None, repr=False, compare=False)
     """Deferred decode: set when bytes were fetched and hashed but not yet decoded (see ``materialize``)."""
 
     @property
@@ -58,7 +58,8 @@ class Resolved:
     def materialize(self) -> "Resolved":
         """Run the deferred decode, if any, and return self."""
         if self.loader is not None:
-            self.value, self.provenance = self.loader()
+            decoded = self.loader()  # the modality may be refined (e.g. a video file with its audio track)
+            self.modality, self.value, self.provenance = decoded.modality, decoded.value, decoded.provenance
             self.loader = None
         return self
 

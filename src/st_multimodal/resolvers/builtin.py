@@ -43,16 +43,17 @@ def _is_array(value: Any) -> bool:
 
 def resolve_fetched(fetched: FetchedBytes, ctx: ResolveContext) -> Resolved:
     """Sniff fetched bytes and return a Resolved whose decode is deferred until ``materialize()``."""
-    from ..decoders import choose_decoder
+    from ..decoders import choose_decoder, modality_of
 
     decoder = choose_decoder(fetched)
     provenance = Provenance(
         source=fetched.source, content_hash=hash_bytes(fetched.data), num_bytes=len(fetched.data), mime=fetched.mime
     )
 
-    def load() -> tuple[Any, Provenance]:
+    def load() -> Resolved:
         value, decoded_size, format_name = decoder.decode(fetched, ctx)
-        return value, dataclasses.replace(provenance, decoded_size=tuple(decoded_size), mime=format_name)
+        decoded = dataclasses.replace(provenance, decoded_size=tuple(decoded_size), mime=format_name)
+        return Resolved(modality_of(value, decoder.modality), value, decoded)
 
     return Resolved(decoder.modality, None, provenance, loader=load)
 
@@ -112,7 +113,7 @@ class ArrayResolver:
 def array_image(value: Any, ctx: ResolveContext, layout: str | None) -> Resolved:
     from ..decoders import image_from_array
 
-    image = image_from_array(value, layout=layout)
+    image = image_from_array(value, layout=layout, limits=ctx.limits)
     return image_resolved(image, ctx, describe_source(value))
 
 

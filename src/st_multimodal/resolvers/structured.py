@@ -169,14 +169,10 @@ class TorchcodecResolver:
             metadata = value.metadata
             fps = float(getattr(metadata, "average_fps", 0) or 0) or None
             total = len(value)
-            indices = _sample_indices(total, fps, ctx)
+            from ..decoders.video import sample_indices
+
+            indices = sample_indices(total, fps, ctx.limits)
             frames = value.get_frames_at(indices=indices).data  # (T, C, H, W) uint8
-            return video_resolved(frames.permute(0, 2, 3, 1), fps, ctx, source)
+            sampled_fps = len(indices) * fps / total if fps else None  # the rate of the frames kept
+            return video_resolved(frames.permute(0, 2, 3, 1), sampled_fps, ctx, source)
         raise UnsupportedInputError(f"unsupported torchcodec object {kind}")
-
-
-def _sample_indices(total: int, fps: float | None, ctx: ResolveContext) -> list[int]:
-    limits = ctx.limits
-    count = limits.video_num_frames or (int(total / fps * limits.video_fps) if fps else total)
-    count = max(1, min(count, limits.max_video_frames, total))
-    return sorted({int(i * total / count) for i in range(count)})
