@@ -411,18 +411,10 @@ class TestRerankerSkip:
 
 # -- strict mode: untyped strings are text, and text is never fetched ----------------------------------------
 
-URL_TEXT_BUG = (
-    "bug: text whose URL path ends in a media extension reaches upstream's preprocess as a bare str, which "
-    "re-infers it as an image URL and fetches it, outside FetchPolicy (here: loopback, blocked by default)"
-)
-
-
 class TestStrictMode:
     """With ``strict=True`` an untyped string is text: nothing is fetched, whatever it looks like."""
 
-    @pytest.mark.parametrize(
-        "path", ["/cat", pytest.param("/cat.png", marks=pytest.mark.xfail(strict=True, reason=URL_TEXT_BUG))]
-    )
+    @pytest.mark.parametrize("path", ["/cat", "/cat.png"])
     def test_url_looking_string_is_text_and_not_fetched(self, clip_model, server, path):
         url = server.route(path, media.png_bytes(), headers={"Content-Type": "image/png"})
         as_text = clip_model.encode(url, strict=True)
@@ -431,11 +423,24 @@ class TestStrictMode:
         assert server.requests == [path]  # the same string, untyped and not strict, is a location
         assert as_text.shape == as_image.shape and cosine(as_text, as_image)[0] < 0.99
 
-    @pytest.mark.xfail(strict=True, reason=URL_TEXT_BUG)
     def test_as_text_is_not_fetched(self, clip_model, server):
         url = server.route("/cat.png", media.png_bytes(), headers={"Content-Type": "image/png"})
         clip_model.encode(stm.as_text(url))
-        assert server.requests == [], "as_text made a request"
+        clip_model.encode({"text": url})
+        assert server.requests == [], "text made a request"
+
+    def test_reranker_text_is_not_fetched(self, qwen_reranker, server):
+        url = server.route("/cat.png", media.png_bytes(), headers={"Content-Type": "image/png"})
+        qwen_reranker.predict([("a cat", url)], strict=True)
+        assert server.requests == [], "strict text made a request"
+
+    def test_existing_image_path_as_text_is_not_read(self, clip_model, tmp_path):
+        path = tmp_path / "cat.png"
+        path.write_bytes(media.png_bytes())
+        as_text = clip_model.encode(str(path), strict=True)
+        as_image = clip_model.encode(str(path))
+        assert cosine(as_text, as_image)[0] < 0.99
+        assert cosine(as_text, clip_model.encode(stm.as_text(str(path))))[0] > 0.9999
 
 
 # -- fuzz: damaged and random bytes only ever give typed failures --------------------------------------------

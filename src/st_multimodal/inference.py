@@ -126,18 +126,19 @@ class MultimodalMixin:
         return resolved
 
     def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int) -> Any:
-        """Decode (through the in-memory LRU of decoded inputs) and return the value in upstream's shape."""
-        if resolved.is_materialized:
-            return resolved.value
-        key = cache_key(resolved.provenance.content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
-        cached = self.decoded_cache.get(key)
-        if cached is None:
-            materialize_located(resolved, index)
-            self.decoded_cache.put(key, (resolved.modality, resolved.value))
-        else:
-            resolved.modality, resolved.value = cached
-            resolved.loader = None
-        return self._check_supported(resolved, index).value
+        """Decode (through the in-memory LRU of decoded inputs) and return the value as handed to upstream."""
+        if not resolved.is_materialized:
+            content_hash = resolved.provenance.content_hash
+            key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
+            cached = self.decoded_cache.get(key) if key else None
+            if cached is None:
+                materialize_located(resolved, index)
+                if key:
+                    self.decoded_cache.put(key, (resolved.modality, resolved.value))
+            else:
+                resolved.modality, resolved.value = cached
+                resolved.loader = None
+        return _for_upstream(self._check_supported(resolved, index))
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -201,6 +202,12 @@ class MultimodalMixin:
                     options.failures.append(event)
                     continue
                 yield event
+
+
+def _for_upstream(resolved: Resolved) -> Any:
+    """The value as handed to upstream. Text goes as ``{"text": s}``: upstream would otherwise read a
+    URL- or path-like text as an image and fetch it itself, outside the fetch policy."""
+    return {"text": resolved.value} if resolved.modality == "text" else resolved.value
 
 
 def _with_image_device(kwargs: dict, device: torch.device) -> dict:
