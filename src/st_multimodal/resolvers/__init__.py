@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
-
-from .base import ENTRY_POINT_GROUP, RESOLVERS, Resolver, materialize_located, register_resolver, resolve
+from .base import ENTRY_POINT_GROUP, RESOLVERS, Resolver, load_entry_point_resolvers, materialize_located, register_resolver, resolve
 from .builtin import (
     ArrayResolver,
     BytesResolver,
@@ -33,8 +30,6 @@ __all__ = [
     "as_video",
 ]
 
-logger = logging.getLogger(__name__)
-
 BUILTIN_RESOLVERS = (
     ("typed", TypedResolver()),
     ("text", TextResolver()),
@@ -50,25 +45,3 @@ BUILTIN_RESOLVERS = (
 
 for _name, _resolver in BUILTIN_RESOLVERS:
     RESOLVERS.register(_name, _resolver)
-
-_loaded_entry_points = False
-
-
-def load_entry_point_resolvers() -> list[str]:
-    """Register third-party resolvers from the ``st_multimodal.resolvers`` entry-point group (once).
-
-    Each entry point's name is the resolver name; it goes before the built-ins. A clash with a
-    registered name is logged and skipped, never overwritten.
-    """
-    global _loaded_entry_points
-    if _loaded_entry_points:
-        return []
-    _loaded_entry_points = True
-    added = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in RESOLVERS:
-            logger.warning("resolver entry point %r clashes with a registered resolver; skipped", ep.name)
-            continue
-        register_resolver(ep.name, ep.value)
-        added.append(ep.name)
-    return added

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import DecodeError, MultimodalInputError, UnsupportedInputError, describe_source
 from ..registry import Registry
 from ..types import Resolved, ResolveContext
 
-__all__ = ["Resolver", "RESOLVERS", "register_resolver", "resolve", "ENTRY_POINT_GROUP"]
+__all__ = ["Resolver", "RESOLVERS", "register_resolver", "resolve", "ENTRY_POINT_GROUP", "load_entry_point_resolvers"]
+
+logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "st_multimodal.resolvers"
 
@@ -42,12 +47,40 @@ def register_resolver(
     RESOLVERS.register(name, resolver, before=before, after=after, clobber=clobber)
 
 
+_entry_points_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+def load_entry_point_resolvers() -> list[str]:
+    """Register third-party resolvers from the ``st_multimodal.resolvers`` entry-point group (once per process).
+
+    Called automatically before the first ``resolve``. Each entry point's name is the resolver's
+    name and its value a ``"module:attr"`` path, imported on first use; it goes before the
+    built-ins. A name that is already registered is logged and skipped, never overwritten.
+    """
+    global _entry_points_loaded
+    with _entry_points_lock:
+        if _entry_points_loaded:
+            return []
+        _entry_points_loaded = True
+        added = []
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in RESOLVERS:
+                logger.warning("resolver entry point %r clashes with a registered resolver; skipped", ep.name)
+                continue
+            register_resolver(ep.name, ep.value)
+            added.append(ep.name)
+        return added
+
+
 def resolve(value: Any, ctx: ResolveContext, index: int | None = None, *, materialize: bool = True) -> Resolved:
     """Resolve one value through the registry; every failure is a MultimodalInputError naming index and source.
 
     With ``materialize=False`` a byte input may come back fetched and hashed but not yet decoded
     (call ``.materialize()``, or ``materialize_located`` to keep errors located).
     """
+    if not _entry_points_loaded:
+        load_entry_point_resolvers()
     source = describe_source(value)
     for name, _ in RESOLVERS.items():
         result = _located(lambda: RESOLVERS.get(name).resolve(value, ctx), index, source, f"resolver {name!r}")
