@@ -27,6 +27,8 @@ from .loading import load, model_kind
 from .models import CrossEncoder, SentenceTransformer
 from .pipeline import DecodedCache, EmbeddingCache
 from .streaming import EncodeReport, encode_to_disk, load_embeddings
+from .retrieval import AddResult, Calibrator, DuplicateIdError, Hit, ModalityCentering, ModelMismatchError, MultimodalIndex
+from .demo import demo_model
 
 __version__ = "0.1.0"
 
@@ -68,5 +70,13 @@ __all__ = [
     "encode_to_disk",
     "load_embeddings",
     "EncodeReport",
+    "MultimodalIndex",
+    "Hit",
+    "AddResult",
+    "DuplicateIdError",
+    "ModelMismatchError",
+    "Calibrator",
+    "ModalityCentering",
+    "demo_model",
     "__version__",
 ]

@@ -80,6 +80,12 @@ class MultimodalInputError(Exception):
         self.args = (self._render(),)
         return self
 
+    def renumbered(self, index: int) -> "MultimodalInputError":
+        """Move the error to position ``index`` (e.g. from a chunk to the whole input) and return self."""
+        self.index = index
+        self.args = (self._render(),)
+        return self
+
     def __str__(self) -> str:
         return self._render()
 

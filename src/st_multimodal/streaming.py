@@ -121,14 +121,16 @@ def _encode_chunk(model, chunk, folder: str, number: int, manifest: dict, report
         [value for _, value in chunk], batch_size=batch_size, on_error="skip", return_failures=True,
         convert_to_numpy=True, show_progress_bar=False, **encode_kwargs,
     )
-    failed = {f.index for f in failures}
+    offset = number * manifest["chunk_size"]
+    failures = [f.renumbered(f.index + offset) for f in failures]  # positions in the whole input
+    failed = {f.index - offset for f in failures}
     kept_ids = [item_id for position, item_id in enumerate(chunk_ids) if position not in failed]
     name = f"chunk-{number:05d}"
     array = np.asarray(embeddings, dtype=np.float32).reshape(len(kept_ids), -1) if kept_ids else np.empty((0, 0), np.float32)
     _write_atomic(os.path.join(folder, f"{name}.npy"), lambda h: np.save(h, array))
     _write_atomic(os.path.join(folder, f"{name}.ids.json"), lambda h: h.write(json.dumps(kept_ids).encode()))
     lines = [
-        json.dumps({"id": chunk_ids[f.index], "index": f.index + number * manifest["chunk_size"], "source": f.source,
+        json.dumps({"id": chunk_ids[f.index - offset], "index": f.index, "source": f.source,
                     "error": type(f.error).__name__, "message": str(f.error)}, default=str)
         for f in failures
     ]

@@ -72,6 +72,10 @@ class Failure:
     source: str
     error: MultimodalInputError
 
+    def renumbered(self, index: int) -> "Failure":
+        """The same failure at position ``index`` of the caller's input (its error renumbered too)."""
+        return Failure(index=index, source=self.source, error=self.error.renumbered(index))
+
 
 @dataclass(frozen=True)
 class FetchedBytes:

@@ -28,6 +28,7 @@ class TestEncodeToDisk:
         assert report.encoded == 50 - len(bad) and report.failed == len(bad)
         assert ids == [f"doc-{i}" for i in range(50) if i not in bad]
         assert [f["index"] for f in failures] == bad and {f["error"] for f in failures} == {"UnsupportedInputError"}
+        assert all(f"input {f['index']} " in f["message"] for f in failures)  # positions in the whole input
         expected = clip_model.encode([f"caption number {i}" for i in range(50) if i not in bad])
         assert np.allclose(embeddings, expected, atol=1e-5)
 

@@ -56,7 +56,7 @@ class TestIsLocation:
 
 class TestRegistry:
     def test_builtin_order_is_documented(self):
-        assert stm.RESOLVERS.names()[:3] == ["typed", "text", "pil"]
+        assert stm.RESOLVERS.names()[:4] == ["resolved", "typed", "text", "pil"]
 
     def test_name_clash_refused(self):
         with pytest.raises(stm.RegistryError):

@@ -7,7 +7,8 @@ import pytest
 
 from st_multimodal.resolvers import TypedInput, as_text
 from st_multimodal.retrieval import MultimodalIndex
-from st_multimodal.retrieval.inputs import ResolvedCache, as_model_input
+from st_multimodal.pipeline.cache import DecodedCache
+from st_multimodal.retrieval.inputs import as_model_input
 from st_multimodal.testing import media
 from st_multimodal.types import Resolved, ResolveContext
 
@@ -119,9 +120,9 @@ class TestFetchedOnce:
         assert index.document(1).value == "holiday.png" and index.document(1).modality == "text"
 
 
-class TestResolvedCache:
+class TestDecodedCacheBytes:
     def test_byte_budget_evicts_least_recent(self):
-        cache = ResolvedCache(max_bytes=64 * 48 * 3 * 2)
+        cache = DecodedCache(max_items=None, max_bytes=64 * 48 * 3 * 2)
         images = [Resolved("image", media.image(s), None) for s in range(3)]
         for key, value in zip("abc", images):
             cache.put(key, value)
@@ -129,7 +130,7 @@ class TestResolvedCache:
         assert cache.nbytes == 2 * 64 * 48 * 3
 
     def test_value_over_budget_not_kept(self):
-        cache = ResolvedCache(max_bytes=100)
+        cache = DecodedCache(max_items=None, max_bytes=100)
         cache.put("big", Resolved("image", media.image(0), None))
         assert len(cache) == 0 and cache.nbytes == 0
 

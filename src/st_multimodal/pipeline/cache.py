@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EmbeddingCache", "DecodedCache", "cache_key"]
+__all__ = ["EmbeddingCache", "DecodedCache", "cache_key", "decoded_nbytes"]
 
 
 def cache_key(*parts: Any) -> str:
@@ -75,33 +75,61 @@ class EmbeddingCache:
         return f"EmbeddingCache({self.path!r})"
 
 
-class DecodedCache:
-    """A thread-safe LRU of decoded inputs, for repeats within one process."""
+def decoded_nbytes(value: Any) -> int:
+    """Rough in-memory size of a decoded value (PIL pixels, arrays, strings, and dicts, lists or Resolved of those)."""
+    if hasattr(value, "provenance") and hasattr(value, "modality"):  # a Resolved
+        value = value.value
+    if hasattr(value, "getbands") and hasattr(value, "size"):  # PIL image
+        return value.size[0] * value.size[1] * len(value.getbands())
+    if hasattr(value, "nbytes"):
+        return int(value.nbytes)
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(decoded_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(decoded_nbytes(v) for v in value)
+    return 64
 
-    def __init__(self, max_items: int = 256):
+
+class DecodedCache:
+    """A thread-safe LRU of decoded inputs for repeats within one process, bounded by count and by bytes.
+
+    Sizes are estimated with ``decoded_nbytes``; a value larger than the whole byte budget is not kept,
+    and ``None`` keys are never cached.
+    """
+
+    def __init__(self, max_items: int | None = 256, max_bytes: int | None = 512 * 1024 * 1024):
         self.max_items = max_items
-        self._items: OrderedDict[str, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
+        self.nbytes = 0
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str | None) -> Any | None:
         with self._lock:
-            if key not in self._items:
+            if key is None or key not in self._items:
                 self.misses += 1
                 return None
             self._items.move_to_end(key)
             self.hits += 1
-            return self._items[key]
+            return self._items[key][0]
 
-    def put(self, key: str, value: Any) -> None:
-        if self.max_items <= 0:
+    def put(self, key: str | None, value: Any) -> None:
+        size = decoded_nbytes(value)
+        if key is None or self.max_items == 0 or (self.max_bytes is not None and size > self.max_bytes):
             return
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            if key in self._items:
+                self.nbytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self.nbytes += size
+            while (self.max_bytes is not None and self.nbytes > self.max_bytes) or (
+                self.max_items is not None and len(self._items) > self.max_items
+            ):
+                self.nbytes -= self._items.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
         return len(self._items)

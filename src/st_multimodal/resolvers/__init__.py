@@ -9,6 +9,7 @@ from .builtin import (
     LocationResolver,
     PathResolver,
     PILResolver,
+    ResolvedResolver,
     TextResolver,
     resolve_fetched,
 )
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 BUILTIN_RESOLVERS = (
+    ("resolved", ResolvedResolver()),
     ("typed", TypedResolver()),
     ("text", TextResolver()),
     ("pil", PILResolver()),

@@ -1,7 +1,7 @@
 """The built-in resolvers, one small class per kind of Python value.
 
-Registered in this order (``st_multimodal.RESOLVERS.names()``): typed, text, pil, array, bytes,
-path, location, dict, message, torchcodec. Each returns None for values that are not its kind.
+Registered in this order (``st_multimodal.RESOLVERS.names()``): resolved, typed, text, pil, array,
+bytes, path, location, dict, message, torchcodec. Each returns None for values that are not its kind.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
 from .strings import is_location
 
 __all__ = [
+    "ResolvedResolver",
     "TextResolver",
     "PILResolver",
     "ArrayResolver",
@@ -65,6 +66,13 @@ def image_resolved(image: Any, ctx: ResolveContext, source: str) -> Resolved:
     content_hash = hash_image(image)
     rgb = normalize_image(image, ctx.limits)
     return Resolved("image", rgb, Provenance(source=source, content_hash=content_hash, decoded_size=rgb.size))
+
+
+class ResolvedResolver:
+    """Values that are already resolved and decoded (a ``Resolved``): passed through as they are."""
+
+    def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None:
+        return value if isinstance(value, Resolved) and value.is_materialized else None
 
 
 class TextResolver:

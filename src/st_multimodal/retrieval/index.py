@@ -16,7 +16,8 @@ from ..types import Failure, Provenance, Resolved
 from .backends import BACKENDS, make_backend, scores_of
 from .calibration import Calibrator, fit_from_pairs
 from .centering import ModalityCentering, normalize
-from .inputs import Embedded, ResolvedCache, embed_items, resolve_items
+from ..pipeline.cache import DecodedCache
+from .inputs import Embedded, embed_items, resolve_items
 from .records import AddResult, DocId, Hit, assign_ids
 from .rerank import order_by, rerank_scores
 
@@ -41,7 +42,7 @@ class MultimodalIndex:
         self.model, self.backend_name = model, backend
         self.metric = model.similarity_fn_name
         self.keep_inputs, self.batch_size = keep_inputs, batch_size
-        self.decoded = ResolvedCache(cache_bytes)
+        self.decoded = DecodedCache(max_items=None, max_bytes=cache_bytes)
         self._ctx = model.resolve_context()
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._ids: list[DocId] = []

@@ -2,8 +2,8 @@
 embedding model and later to a reranker as already-resolved values, so nothing is fetched or decoded twice.
 
 A :class:`~st_multimodal.types.Resolved` that is already decoded passes through the resolver registry
-unchanged (the ``"resolved"`` resolver, registered first on first use), so the model sees exactly the
-value, modality and content hash it would have produced itself, and its embedding cache keys match.
+unchanged (the built-in ``"resolved"`` resolver), so the model sees exactly the value, modality and
+content hash it would have produced itself, and its embedding cache keys match.
 """
 
 from __future__ import annotations
@@ -22,30 +22,7 @@ from ..registry import RegistryError
 from ..resolvers import RESOLVERS, as_text, register_resolver, resolve
 from ..types import Failure, Resolved, ResolveContext
 
-__all__ = ["ResolvedCache", "Embedded", "embed_items", "modality_name", "as_model_input", "resolve_items"]
-
-PASSTHROUGH_NAME = "resolved"
-
-
-class _PassThrough:
-    """Resolver for values that are already resolved and decoded: returns them as they are."""
-
-    def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None:
-        return value if isinstance(value, Resolved) and value.is_materialized else None
-
-
-_PASSTHROUGH = _PassThrough()
-
-
-def ensure_passthrough() -> None:
-    """Register the pass-through resolver (first in order) unless it is there already."""
-    if PASSTHROUGH_NAME in RESOLVERS:
-        return
-    try:
-        register_resolver(PASSTHROUGH_NAME, _PASSTHROUGH)
-    except RegistryError:  # another thread registered it first
-        pass
-
+__all__ = ["Embedded", "embed_items", "modality_name", "as_model_input", "resolve_items"]
 
 def modality_name(modality: str | tuple[str, ...]) -> str:
     """``"image"``, or ``"image+text"`` for a multimodal input (a sorted tuple)."""
@@ -106,7 +83,6 @@ class Embedded:
 def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", batch_size: int = 32,
                 ctx: ResolveContext | None = None) -> Embedded:
     """Resolve each item once, then embed all of them in one ``model.encode`` call (rows in input order)."""
-    ensure_passthrough()
     ctx = ctx or model.resolve_context()
     outcomes = resolve_items(items, ctx, model)
     failures = [o for o in outcomes if isinstance(o, Failure)]
@@ -118,69 +94,7 @@ def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", ba
     vectors, late = model.encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
                                  on_error=on_error, return_failures=True, show_progress_bar=False)
     late_positions = {f.index for f in late}
-    failures += [_relocated(f, good[f.index][0]) for f in late]
+    failures += [f.renumbered(good[f.index][0]) for f in late]
     kept = [pair for j, pair in enumerate(good) if j not in late_positions]
     failures.sort(key=lambda f: f.index)
     return Embedded(np.asarray(vectors, dtype=np.float32).reshape(len(kept), -1), [i for i, _ in kept], [r for _, r in kept], failures)
-
-
-def _relocated(failure: Failure, index: int) -> Failure:
-    """The same failure, renumbered from its position in the encode call to its position in the caller's list."""
-    error = failure.error
-    error.index = index
-    error.args = (str(error),)
-    return Failure(index=index, source=failure.source, error=error)
-
-
-def decoded_nbytes(value: Any) -> int:
-    """Rough in-memory size of a decoded value (PIL pixels, arrays, strings, dicts and lists of those)."""
-    if hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "getbands"):  # PIL image
-        return value.size[0] * value.size[1] * len(value.getbands())
-    if hasattr(value, "nbytes"):
-        return int(value.nbytes)
-    if isinstance(value, (str, bytes)):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(decoded_nbytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(decoded_nbytes(v) for v in value)
-    return 64
-
-
-class ResolvedCache:
-    """A thread-safe LRU of decoded inputs keyed by content hash, bounded by an estimate of their size in bytes.
-
-    ``max_bytes=0`` keeps nothing; a value larger than the whole budget is not kept.
-    """
-
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, tuple[Resolved, int]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: str | None) -> Resolved | None:
-        with self._lock:
-            if key is None or key not in self._items:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return self._items[key][0]
-
-    def put(self, key: str | None, value: Resolved) -> None:
-        size = decoded_nbytes(value.value)
-        if key is None or size > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._items:
-                self.nbytes -= self._items.pop(key)[1]
-            self._items[key] = (value, size)
-            self.nbytes += size
-            while self.nbytes > self.max_bytes:
-                self.nbytes -= self._items.popitem(last=False)[1][1]
-
-    def __len__(self) -> int:
-        return len(self._items)

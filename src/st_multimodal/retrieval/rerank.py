@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..types import Resolved, ResolveContext
-from .inputs import as_model_input, ensure_passthrough
+from .inputs import as_model_input
 
 __all__ = ["rerank_scores", "order_by"]
 
@@ -32,7 +32,6 @@ def rerank_scores(
 
     Returns ``(scores, failures)``; with ``on_error="skip"`` a failed pair scores ``-inf``.
     """
-    ensure_passthrough()
     if not documents:
         return np.zeros(0, dtype=np.float32), []
     target = cross_encoder.resolve_context()
