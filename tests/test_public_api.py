@@ -30,5 +30,8 @@ class TestPublicApi:
         error = st_multimodal.LimitExceededError("too big", limit_name="max_bytes", limit=10, actual=20, index=3, source="x")
         again = pickle.loads(pickle.dumps(error))
         assert (again.index, again.source, again.limit, again.actual, str(again)) == (3, "x", 10, 20, str(error))
+        missing = st_multimodal.MissingDependencyError("needs ray", package="ray", extra="ray")
+        assert str(pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(missing))))) == str(missing)
+        assert str(missing).count("pip install") == 1
         fetch = pickle.loads(pickle.dumps(st_multimodal.FetchError("nope", status=404, index=1)))
         assert fetch.status == 404 and fetch.transient is False and fetch.index == 1

@@ -99,6 +99,11 @@ class TestResolvingDataCollator:
         batch = ResolvingDataCollator.from_model(clip_model, text_columns=["caption"])(rows)
         assert batch["caption_modality"] == "text"
 
+    def test_url_like_text_is_not_fetched_by_upstream(self, clip_model, examples, connection_log):
+        rows = [{"caption": "http://10.0.0.1/cat.png", "image": examples[0].png()}]
+        batch = ResolvingDataCollator.from_model(clip_model, text_columns=["caption"])(rows)
+        assert batch["caption_modality"] == "text" and connection_log == []
+
     def test_labels_pass_through(self, clip_model, examples):
         rows = [{**row, "label": 1.0} for row in _rows(examples, lambda ex: ex.png())]
         batch = ResolvingDataCollator.from_model(clip_model)(rows)

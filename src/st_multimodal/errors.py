@@ -139,5 +139,8 @@ class MissingDependencyError(MultimodalInputError, ImportError):
     """An optional package is needed. ``.package`` names it, ``.extra`` the pip extra that installs it."""
 
     def __init__(self, message: str, *, package: str, extra: str | None = None, **kw: Any):
-        hint = f"pip install 'sentence-transformers-multimodal[{extra}]'" if extra else f"pip install {package}"
-        super().__init__(f"{message}: install {package!r} ({hint})", package=package, extra=extra, **kw)
+        super().__init__(message, package=package, extra=extra, **kw)
+
+    def _render(self) -> str:
+        hint = f"pip install 'sentence-transformers-multimodal[{self.extra}]'" if self.extra else f"pip install {self.package}"
+        return f"{super()._render()}: install {self.package!r} ({hint})"

@@ -17,6 +17,7 @@ from .pipeline.device import features_to_device, pin_features
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from .resolvers import materialize_located, resolve
 from .types import Failure, Resolved, ResolveContext
+from .upstream import upstream_value
 
 __all__ = ["CallOptions", "MultimodalMixin", "OnError"]
 
@@ -138,7 +139,8 @@ class MultimodalMixin:
             else:
                 resolved.modality, resolved.value = cached
                 resolved.loader = None
-        return _for_upstream(self._check_supported(resolved, index))
+        self._check_supported(resolved, index)
+        return upstream_value(resolved.modality, resolved.value)
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -202,12 +204,6 @@ class MultimodalMixin:
                     options.failures.append(event)
                     continue
                 yield event
-
-
-def _for_upstream(resolved: Resolved) -> Any:
-    """The value as handed to upstream. Text goes as ``{"text": s}``: upstream would otherwise read a
-    URL- or path-like text as an image and fetch it itself, outside the fetch policy."""
-    return {"text": resolved.value} if resolved.modality == "text" else resolved.value
 
 
 def _with_image_device(kwargs: dict, device: torch.device) -> dict:

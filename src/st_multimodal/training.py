@@ -30,6 +30,7 @@ from .errors import ModalityNotSupportedError, MultimodalInputError, describe_so
 from .policy import DecodeLimits, FetchPolicy
 from .resolvers import resolve
 from .types import ResolveContext
+from .upstream import upstream_value
 
 __all__ = ["ResolvingDataCollator"]
 
@@ -102,7 +103,8 @@ class ResolvingDataCollator(SentenceTransformerDataCollator):
         return super().__call__(self.resolve_features(features))
 
     def resolve_features(self, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows with every input value replaced by its resolved value (upstream shapes: str, PIL, dicts)."""
+        """The rows with every input value replaced by its resolved value (upstream shapes: PIL, dicts;
+        text as ``{"text": s}`` so upstream never reads it as a location)."""
         passthrough = {*_RESERVED_COLUMNS, *(self.valid_label_columns or ())}
         rows = []
         for position, row in enumerate(features):
@@ -127,7 +129,7 @@ class ResolvingDataCollator(SentenceTransformerDataCollator):
         except MultimodalInputError as exc:
             _with_column(exc, column, batch_row)
             raise
-        return resolved.value
+        return upstream_value(resolved.modality, resolved.value)
 
     def _check_modality(self, modality: Any, value: Any, row_id: Any) -> None:
         model = getattr(self.preprocess_fn, "__self__", None)
