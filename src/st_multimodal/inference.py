@@ -93,12 +93,17 @@ class MultimodalMixin:
     def _call_options(self, on_error: OnError, fetch_policy, limits, strict, use_cache: bool) -> CallOptions:
         return CallOptions(ctx=self.resolve_context(fetch_policy, limits, strict), on_error=on_error, use_cache=use_cache)
 
-    def _with_options(self, options: CallOptions, call: Callable[[], Any]) -> Any:
+    def _call_upstream(self, method: Callable, inputs: Any, args: tuple, kwargs: dict, *, on_error: OnError,
+                       return_failures: bool, fetch_policy, limits, strict, use_cache: bool) -> Any:
+        """Run upstream's ``encode``/``predict`` with this call's options visible to our ``_inference``."""
+        options = self._call_options(on_error, fetch_policy, limits, strict, use_cache)
+        inputs = materialize_inputs(inputs, self.is_singular_input)
         token = _CALL.set(options)
         try:
-            return call()
+            result = method(inputs, *args, **kwargs)
         finally:
             _CALL.reset(token)
+        return (result, options.failures) if return_failures else result
 
     def _current_options(self) -> CallOptions:
         return _CALL.get() or self._call_options("raise", None, None, None, True)

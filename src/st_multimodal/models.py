@@ -13,7 +13,7 @@ from sentence_transformers import SentenceTransformer as _UpstreamSentenceTransf
 from sentence_transformers.util import truncate_embeddings
 
 from .errors import UnsupportedInputError, describe_source
-from .inference import MultimodalMixin, OnError, materialize_inputs
+from .inference import MultimodalMixin, OnError
 from .pipeline import Prepared, cache_key
 from .policy import DecodeLimits, FetchPolicy
 from .loading import assemble_reranker_modules, model_init_kwargs
@@ -62,10 +62,8 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
         """Upstream ``encode``, plus: ``on_error="skip"`` keeps going past bad items (rows of the good ones,
         in input order); ``return_failures=True`` returns ``(embeddings, failures)``; per-call
         ``fetch_policy`` / ``limits`` / ``strict``; ``use_cache=False`` bypasses the embedding cache."""
-        options = self._call_options(on_error, fetch_policy, limits, strict, use_cache)
-        inputs = materialize_inputs(inputs, self.is_singular_input)
-        result = self._with_options(options, lambda: super(SentenceTransformer, self).encode(inputs, *args, **kwargs))
-        return (result, options.failures) if return_failures else result
+        return self._call_upstream(super().encode, inputs, args, kwargs, on_error=on_error, return_failures=return_failures,
+                                   fetch_policy=fetch_policy, limits=limits, strict=strict, use_cache=use_cache)
 
     @torch.inference_mode()
     def _inference(
@@ -184,10 +182,8 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
         **kwargs: Any,
     ):
         """Upstream ``predict``, plus ``on_error``, ``return_failures`` and per-call policies (see ``SentenceTransformer.encode``)."""
-        options = self._call_options(on_error, fetch_policy, limits, strict, True)
-        inputs = materialize_inputs(inputs, self.is_singular_input)
-        result = self._with_options(options, lambda: super(CrossEncoder, self).predict(inputs, *args, **kwargs))
-        return (result, options.failures) if return_failures else result
+        return self._call_upstream(super().predict, inputs, args, kwargs, on_error=on_error, return_failures=return_failures,
+                                   fetch_policy=fetch_policy, limits=limits, strict=strict, use_cache=True)
 
     def rank(
         self,
