@@ -9,10 +9,8 @@ from __future__ import annotations
 import base64
 import faulthandler
 import io
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import psutil
@@ -24,6 +22,7 @@ from PIL import Image
 
 import st_multimodal as stm
 from st_multimodal.testing import media
+from st_multimodal.testing.server import LocalServer, send
 
 MiB = 1024 * 1024
 LOCAL = stm.FetchPolicy(allow_loopback=True, retry_backoff=0.01)
@@ -38,66 +37,11 @@ def cosine(a, b) -> np.ndarray:
 # -- a loopback HTTP server -----------------------------------------------------------------------------
 
 
-def send(h: BaseHTTPRequestHandler, status: int = 200, body: bytes = b"", headers: dict | None = None) -> None:
-    h.send_response(status)
-    for key, value in (headers or {}).items():
-        h.send_header(key, value)
-    h.send_header("Content-Length", str(len(body)))
-    h.end_headers()
-    h.wfile.write(body)
-
-
-class LocalServer:
-    """HTTP/1.1 on 127.0.0.1 with a handler per path and a log of the paths requested."""
-
-    def __init__(self) -> None:
-        self.routes: dict = {}
-        self.requests: list[str] = []
-        self.stop = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                try:
-                    server.routes.get(self.path, lambda h: send(h, 404, b"not found"))(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def route(self, path: str, body: bytes = b"", status: int = 200, headers: dict | None = None) -> str:
-        self.routes[path] = lambda h: send(h, status, body, headers)
-        return self.url(path)
-
-    def redirect(self, path: str, target: str) -> str:
-        return self.route(path, status=302, headers={"Location": target})
-
-    def count(self, path: str) -> int:
-        return self.requests.count(path)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    srv = LocalServer()
-    yield srv
-    srv.close()
+    """The shared loopback test server (``st_multimodal.testing.server``)."""
+    with LocalServer() as srv:
+        yield srv
 
 
 # -- every form of one input gives one embedding -----------------------------------------------------------
@@ -392,7 +336,7 @@ class TestBlockedSources:
         url = server.redirect("/go", target)
         bad_item_in_batch(clip_model, url, stm.BlockedSourceError, fetch_policy=LOCAL)
         assert connection_log == []  # the guard saw no attempt to connect anywhere but 127.0.0.1
-        assert server.requests == ["/go", "/go"]  # one hop per call, never the target
+        assert server.paths == ["/go", "/go"]  # one hop per call, never the target
 
 
 class TestRerankerSkip:
@@ -420,7 +364,7 @@ class TestStrictMode:
         as_text = clip_model.encode(url, strict=True)
         assert server.requests == [], "strict mode made a request"
         as_image = clip_model.encode(url, fetch_policy=LOCAL)
-        assert server.requests == [path]  # the same string, untyped and not strict, is a location
+        assert server.paths == [path]  # the same string, untyped and not strict, is a location
         assert as_text.shape == as_image.shape and cosine(as_text, as_image)[0] < 0.99
 
     def test_as_text_is_not_fetched(self, clip_model, server):

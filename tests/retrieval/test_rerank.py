@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -87,24 +89,27 @@ class TestRealReranker:
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+PNG = {"Content-Type": "image/png"}
+
+
 class TestFetchedOnce:
     def test_each_url_fetched_once_across_add_search_rerank(self, loopback_clip, qwen_reranker, counting_server):
-        urls = [counting_server.serve(f"/doc{i}.png", media.png_bytes(seed=i)) for i in range(3)]
-        query_url = counting_server.serve("/query.png", media.png_bytes(seed=9))
+        urls = [counting_server.route(f"/doc{i}.png", media.png_bytes(seed=i), headers=PNG) for i in range(3)]
+        query_url = counting_server.route("/query.png", media.png_bytes(seed=9), headers=PNG)
         index = MultimodalIndex(loopback_clip)
         index.add(urls + ["a caption"], ids=["u0", "u1", "u2", "text"])
         hits = index.search(query_url, top_k=4, rerank_with=qwen_reranker, rerank_top_k=4)
         assert {h.id for h in hits} == {"u0", "u1", "u2", "text"}
         assert all(h.rerank_score is not None for h in hits)
-        assert dict(counting_server.hits) == {"/doc0.png": 1, "/doc1.png": 1, "/doc2.png": 1, "/query.png": 1}
+        assert dict(Counter(counting_server.paths)) == {"/doc0.png": 1, "/doc1.png": 1, "/doc2.png": 1, "/query.png": 1}
 
     def test_evicted_documents_are_fetched_again(self, loopback_clip, counting_server, clip_model):
-        urls = [counting_server.serve(f"/e{i}.png", media.png_bytes(seed=i)) for i in range(3)]
+        urls = [counting_server.route(f"/e{i}.png", media.png_bytes(seed=i), headers=PNG) for i in range(3)]
         index = MultimodalIndex(loopback_clip, cache_bytes=64 * 48 * 3)  # room for one decoded image
         index.add(urls, ids=["a", "b", "c"])
         reranker = _reranker(clip_model, {})
         index.search("x", top_k=3, rerank_with=reranker)
-        assert sum(counting_server.hits.values()) == 3 + 2  # the cache held only the last one
+        assert len(counting_server.requests) == 3 + 2  # the cache held only the last one
 
     def test_nothing_kept_means_no_rerank(self, clip_model):
         index = MultimodalIndex(clip_model, keep_inputs=False, cache_bytes=0)

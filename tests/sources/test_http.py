@@ -93,7 +93,7 @@ class TestStatus:
 
     def test_redirect_without_location_is_an_error(self, server, source, local_ctx):
         with pytest.raises(FetchError, match="Location"):
-            source.fetch(server.route("/r", 302), local_ctx())
+            source.fetch(server.route("/r", status=302), local_ctx())
 
     def test_refused_connection_is_transient(self, source, local_ctx):
         with pytest.raises(FetchError) as info:
@@ -160,15 +160,15 @@ class TestSizeCap:
 
 class TestRedirects:
     def test_chain_within_limit_is_followed(self, server, source, local_ctx):
-        server.route("/r1", 301, headers={"Location": "/r2"})
-        server.route("/r2", 307, headers={"Location": server.url("/end")})
+        server.route("/r1", status=301, headers={"Location": "/r2"})
+        server.route("/r2", status=307, headers={"Location": server.url("/end")})
         server.route("/end", body=b"done", headers={"Content-Type": "text/plain"})
         got = source.fetch(server.url("/r1"), local_ctx(max_redirects=2))
         assert (got.data, got.name, got.source) == (b"done", "/end", server.url("/r1"))
 
     def test_loop_is_detected(self, server, source, local_ctx):
-        server.route("/a", 302, headers={"Location": "/b"})
-        server.route("/b", 302, headers={"Location": "/a"})
+        server.route("/a", status=302, headers={"Location": "/b"})
+        server.route("/b", status=302, headers={"Location": "/a"})
         with pytest.raises(FetchError, match="loop") as info:
             source.fetch(server.url("/a"), local_ctx(max_redirects=10))
         assert not info.value.transient
@@ -176,7 +176,7 @@ class TestRedirects:
 
     def test_too_many_redirects(self, server, source, local_ctx):
         for i in range(5):
-            server.route(f"/hop{i}", 302, headers={"Location": f"/hop{i + 1}"})
+            server.route(f"/hop{i}", status=302, headers={"Location": f"/hop{i + 1}"})
         with pytest.raises(FetchError, match="more than 2 redirects"):
             source.fetch(server.url("/hop0"), local_ctx(max_redirects=2))
         assert server.count("/hop3") == 0
@@ -196,7 +196,7 @@ class TestRedirects:
     def test_redirect_to_forbidden_target_is_blocked_before_connecting(
         self, server, source, local_ctx, connection_log, target
     ):
-        url = server.route("/go", 302, headers={"Location": target})
+        url = server.route("/go", status=302, headers={"Location": target})
         with pytest.raises(BlockedSourceError):
             source.fetch(url, local_ctx(allowed_schemes={"http", "https", "file", "data", "ftp"}))
         assert connection_log == []
@@ -206,7 +206,7 @@ class TestRedirects:
         real = netguard.block_reason
         # Pretend the test server's 127.0.0.1 is public so the first hop is allowed.
         monkeypatch.setattr(netguard, "block_reason", lambda ip, p: None if str(ip) == "127.0.0.1" else real(ip, p))
-        url = server.route("/go", 302, headers={"Location": f"http://0x7f000002:{server.port}/"})
+        url = server.route("/go", status=302, headers={"Location": f"http://0x7f000002:{server.port}/"})
         with pytest.raises(BlockedSourceError, match="loopback"):
             source.fetch(url, ResolveContext(fetch_policy=FetchPolicy()))
         assert server.count("/go") == 1
