@@ -177,3 +177,17 @@ class TestEmbeddingCache:
         before = clip_model.decoded_cache.hits
         clip_model.encode([image])  # a repeat within the process is not decoded again
         assert clip_model.decoded_cache.hits == before + 1
+
+
+class TestBucketing:
+    def test_text_is_length_sorted_in_a_window_media_emitted_per_batch(self):
+        from st_multimodal.pipeline import Bucketer
+        from st_multimodal.pipeline.runner import is_text_key
+
+        bucketer = Bucketer(2, length_of=len, sort_window=3, sort_keys=is_text_key)
+        emitted = [b for i in range(2) for b in bucketer.add("image", i, f"img{i}")]
+        assert [b.indices for b in emitted] == [[0, 1]]  # a full image batch goes at once
+        texts = ["a", "bbbb", "cc", "dddddd", "e", "fff"]
+        emitted = [b for i, t in enumerate(texts) for b in bucketer.add("text", 10 + i, t)]
+        assert [b.values for b in emitted] == [["dddddd", "bbbb"], ["fff", "cc"], ["a", "e"]]
+        assert is_text_key(("text", "text")) and not is_text_key(("image", "text"))

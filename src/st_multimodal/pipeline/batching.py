@@ -34,16 +34,20 @@ class Batch:
 
 
 class Bucketer:
-    """Collects items per key and emits full batches; a window of several batches is length-sorted first.
+    """Collects items per key and emits full batches.
 
-    Sorting within a bounded window (``sort_window`` batches) reduces padding like upstream's global
-    sort, while keeping memory bounded for streams.
+    For keys where length varies the padding (``sort_keys``, by default text), a window of
+    ``sort_window`` batches is collected and length-sorted first, which reduces padding like
+    upstream's global sort while keeping memory bounded for streams. Other keys (images, audio,
+    video: decoded and large) are emitted as soon as a batch is full.
     """
 
-    def __init__(self, batch_size: int, length_of: Callable[[Any], int], sort_window: int = 4):
+    def __init__(self, batch_size: int, length_of: Callable[[Any], int], sort_window: int = 4,
+                 sort_keys: Callable[[Hashable], bool] = lambda key: True):
         self.batch_size = batch_size
         self.length_of = length_of
-        self.window = batch_size * max(1, sort_window)
+        self.sort_window = max(1, sort_window)
+        self.sort_keys = sort_keys
         self._buckets: dict[Hashable, Batch] = {}
 
     def add(self, key: Hashable, index: int, value: Any, extra: Any = None) -> Iterator[Batch]:
@@ -51,7 +55,8 @@ class Bucketer:
         bucket.indices.append(index)
         bucket.values.append(value)
         bucket.extras.append(extra)
-        if len(bucket) >= self.window:
+        window = self.batch_size * (self.sort_window if self.sort_keys(key) else 1)
+        if len(bucket) >= window:
             del self._buckets[key]
             yield from self._emit(bucket)
 

@@ -99,7 +99,7 @@ class DecodedCache:
     and ``None`` keys are never cached.
     """
 
-    def __init__(self, max_items: int | None = 256, max_bytes: int | None = 512 * 1024 * 1024):
+    def __init__(self, max_items: int | None = 256, max_bytes: int | None = 64 * 1024 * 1024):
         self.max_items = max_items
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()

@@ -47,6 +47,11 @@ class Row:
     value: Any
 
 
+def is_text_key(key: Hashable) -> bool:
+    """Text inputs, or pairs of texts: the batches whose padding depends on which items share them."""
+    return key == "text" or (isinstance(key, tuple) and bool(key) and all(part == "text" for part in key))
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for CUDA/MPS out-of-memory errors (which a smaller batch may avoid)."""
     import torch
@@ -67,6 +72,7 @@ class Pipeline:
         preprocess_workers: int = 1,
         prefetch_batches: int = 2,
         sort_window: int = 4,
+        sort_keys: Callable[[Hashable], bool] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -76,7 +82,8 @@ class Pipeline:
         self.preprocess_workers = max(1, preprocess_workers)
         self.prefetch_batches = max(1, prefetch_batches)
         self.sort_window = sort_window
-        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers) * max(1, sort_window)
+        self.sort_keys = sort_keys or is_text_key
+        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers)
 
     def run(
         self,
@@ -132,7 +139,7 @@ class Pipeline:
         resolvers = ThreadPoolExecutor(self.resolve_workers, thread_name_prefix="st-mm-resolve")
         preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
         try:
-            bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window)
+            bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
             for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
                 if isinstance(outcome, Failure) or outcome.row is not None:
                     out.put(outcome if isinstance(outcome, Failure) else Row(index, outcome.row))
