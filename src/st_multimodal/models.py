@@ -85,13 +85,15 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
         options = self._current_options()
         ctx = options.ctx
         cache = self.embedding_cache if options.use_cache and output_value == "sentence_embedding" else None
-        settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
+        settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds,
+                    sorted(ctx.extras.items()))
+        call_key = cache_key(self.fingerprint, settings) if cache is not None else None  # once per call
 
         def resolve_item(index: int, raw: Any) -> Prepared:
             resolved = self._resolve_for_model(raw, ctx, index)
             key = None
             if cache is not None and resolved.provenance.content_hash:
-                key = cache_key(resolved.provenance.content_hash, resolved.modality, self.fingerprint, settings)
+                key = cache_key(call_key, resolved.provenance.content_hash, resolved.modality)
                 hit = cache.get(key)
                 if hit is not None:
                     return Prepared(row=(torch.from_numpy(hit), None))
