@@ -167,3 +167,27 @@ class TestAssembledReranker:
         assert type(model[1]).__name__ == "LogitScore"
         scores = model.predict([("a red car", IMAGES[0]), ("a", "b"), (IMAGES[1], "x")])
         assert scores.shape == (3,) and np.isfinite(scores).all() and len(set(np.round(scores, 5))) == 3
+
+
+class TestUpstreamHandoff:
+    """Images reach upstream as uint8 CHW tensors: the features must equal those of the PIL image."""
+
+    @pytest.mark.parametrize("fixture", ["clip_model", "siglip_model", "qwen_embedder"])
+    def test_tensor_and_pil_features_identical(self, request, fixture):
+        from st_multimodal.upstream import upstream_value
+
+        model = request.getfixturevalue(fixture)
+        images = [media.image(s, w=64 + 8 * s, h=48 + 5 * s) for s in range(3)] + [media.image(9, w=640, h=480)]
+        by_pil = model.preprocess(images)
+        by_tensor = model.preprocess([upstream_value("image", image) for image in images])
+        assert by_pil.keys() == by_tensor.keys()
+        for key, value in by_pil.items():
+            assert torch.equal(value, by_tensor[key]) if isinstance(value, torch.Tensor) else value == by_tensor[key]
+
+    def test_reranker_pairs(self, qwen_reranker):
+        from st_multimodal.upstream import upstream_value
+
+        pairs = [("a cat", IMAGES[0]), (IMAGES[1], "x")]
+        by_pil = qwen_reranker.preprocess(pairs)
+        by_tensor = qwen_reranker.preprocess([tuple(upstream_value("image", v) if not isinstance(v, str) else v for v in p) for p in pairs])
+        assert all(torch.equal(v, by_tensor[k]) if isinstance(v, torch.Tensor) else v == by_tensor[k] for k, v in by_pil.items())

@@ -114,19 +114,33 @@ def _frame_index(img: Image.Image, wanted: int) -> int:
 
 
 def _load_frame(img: Image.Image, limits: DecodeLimits) -> Image.Image:
-    """A loaded copy of the wanted frame; the caller's image is left on the frame it was on."""
+    """The wanted frame, loaded: ``img`` itself when it is already on that frame (no copy), else a copy.
+
+    The caller's image is left on the frame it was on.
+    """
     current = img.tell()
     target = _frame_index(img, limits.animated_frame)
+    if target == current:
+        img.load()
+        return img
     try:
-        if target != current:
-            img.seek(target)
+        img.seek(target)
         frame = img.copy()
     finally:
-        if img.tell() != current:
-            img.seek(current)
+        img.seek(current)
     if frame.size != img.size:
         check_pixels(frame.size, limits)
     return frame
+
+
+_ORIENTATION = 0x0112
+
+
+def _upright(frame: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation, if any (a new image); an upright image is returned as it is."""
+    if frame.getexif().get(_ORIENTATION, 1) in (0, 1):
+        return frame
+    return ImageOps.exif_transpose(frame) or frame
 
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
@@ -144,13 +158,15 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 def normalize_image(
     img: Image.Image, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, *, draft_size: tuple[int, int] | None = None
 ) -> Image.Image:
-    """The RGB picture for any PIL image (see the module docstring); never modifies ``img``."""
+    """The RGB picture for any PIL image (see the module docstring); never modifies ``img``.
+
+    An image that is already RGB, upright and on the wanted frame is returned as it is (no copy).
+    """
     check_pixels(img.size, limits)
     if draft_size is not None:
         apply_jpeg_draft(img, draft_size)
     try:
-        frame = _load_frame(img, limits)
-        frame = ImageOps.exif_transpose(frame) or frame
+        frame = _upright(_load_frame(img, limits))
         return _to_rgb(frame, limits.image_background)
     except MultimodalInputError:
         raise
