@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +58,7 @@ class MultimodalMixin:
         cache_dir: str | os.PathLike | None,
         decoded_cache_size: int,
         resolve_workers: int | None,
+        decode_workers: int | None,
         preprocess_workers: int,
         prefetch_batches: int,
         gpu_preprocessing: bool | None = None,
@@ -67,6 +69,8 @@ class MultimodalMixin:
         self.embedding_cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.decoded_cache = DecodedCache(decoded_cache_size)
         self.resolve_workers = resolve_workers
+        self.decode_workers = decode_workers or os.cpu_count() or 2
+        self._decode_slots = threading.BoundedSemaphore(self.decode_workers)
         self.preprocess_workers = preprocess_workers
         self.prefetch_batches = prefetch_batches
         self.gpu_preprocessing = gpu_preprocessing
@@ -138,7 +142,8 @@ class MultimodalMixin:
             key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
             cached = self.decoded_cache.get(key) if key else None
             if cached is None:
-                materialize_located(resolved, index)
+                with self._decode_slots:  # fetches overlap freely; CPU-bound decodes are capped at the cores
+                    materialize_located(resolved, index)
                 if key:
                     self.decoded_cache.put(key, (resolved.modality, resolved.value))
             else:
@@ -154,7 +159,7 @@ class MultimodalMixin:
         return Pipeline(
             batch_size=batch_size,
             length_of=self._input_length,
-            resolve_workers=self.resolve_workers or min(policy_workers, max(4, (os.cpu_count() or 2) * 2)),
+            resolve_workers=self.resolve_workers or policy_workers,
             preprocess_workers=self.preprocess_workers,
             prefetch_batches=self.prefetch_batches,
         )

@@ -22,13 +22,14 @@ from .model_fixes import apply_model_fixes
 __all__ = ["SentenceTransformer", "CrossEncoder"]
 
 _MULTIMODAL_KWARGS = ("fetch_policy", "limits", "strict", "cache_dir", "decoded_cache_size", "resolve_workers",
-                      "preprocess_workers", "prefetch_batches", "gpu_preprocessing")
+                      "decode_workers", "preprocess_workers", "prefetch_batches", "gpu_preprocessing")
 
 
 def _split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
     ours = {k: kwargs.pop(k) for k in _MULTIMODAL_KWARGS if k in kwargs}
     defaults = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
-                    resolve_workers=None, preprocess_workers=1, prefetch_batches=2, gpu_preprocessing=None)
+                    resolve_workers=None, decode_workers=None, preprocess_workers=1, prefetch_batches=2,
+                    gpu_preprocessing=None)
     return {**defaults, **ours}, model_init_kwargs(kwargs)
 
 
@@ -37,8 +38,10 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
 
     Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
     embedding cache), ``dtype`` ("auto", "float32", "bfloat16", ...), ``image_size`` / ``min_pixels`` /
-    ``max_pixels``, and the pipeline knobs ``resolve_workers``, ``preprocess_workers``, ``prefetch_batches``
-    and ``gpu_preprocessing`` (None: resize images on the GPU when the processor supports it).
+    ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent fetches; default the fetch
+    policy's ``max_concurrency``), ``decode_workers`` (concurrent decodes; default the CPU count),
+    ``preprocess_workers``, ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU
+    when the processor supports it).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
