@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,8 +68,7 @@ class MultimodalMixin:
         self.embedding_cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.decoded_cache = DecodedCache(decoded_cache_size)
         self.resolve_workers = resolve_workers
-        self.decode_workers = decode_workers or os.cpu_count() or 2
-        self._decode_slots = threading.BoundedSemaphore(self.decode_workers)
+        self.decode_workers = decode_workers
         self.preprocess_workers = preprocess_workers
         self.prefetch_batches = prefetch_batches
         self.gpu_preprocessing = gpu_preprocessing
@@ -142,8 +140,7 @@ class MultimodalMixin:
             key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
             cached = self.decoded_cache.get(key) if key else None
             if cached is None:
-                with self._decode_slots:  # fetches overlap freely; CPU-bound decodes are capped at the cores
-                    materialize_located(resolved, index)
+                materialize_located(resolved, index)
                 if key:
                     self.decoded_cache.put(key, (resolved.modality, resolved.value))
             else:
@@ -160,6 +157,7 @@ class MultimodalMixin:
             batch_size=batch_size,
             length_of=self._input_length,
             resolve_workers=self.resolve_workers or policy_workers,
+            decode_workers=self.decode_workers,
             preprocess_workers=self.preprocess_workers,
             prefetch_batches=self.prefetch_batches,
         )

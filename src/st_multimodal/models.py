@@ -100,8 +100,11 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
                 hit = cache.get(key)
                 if hit is not None:
                     return Prepared(row=(torch.from_numpy(hit), None))
-            value = self._materialize(resolved, ctx, index)
-            return Prepared(key=resolved.modality, value=value, extra=_Info(resolved.provenance.source, key))
+            def decode() -> Prepared:
+                value = self._materialize(resolved, ctx, index)
+                return Prepared(key=resolved.modality, value=value, extra=_Info(resolved.provenance.source, key))
+
+            return Prepared(then=decode)
 
         def rows_of(out: dict, batch) -> list[Any]:
             rows = self._rows(out, len(batch), output_value)
@@ -240,8 +243,12 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise UnsupportedInputError("a CrossEncoder input must be a pair (query, document)", index=index, source=describe_source(pair))
             sides = [self._resolve_for_model(side, ctx, index) for side in pair]
-            values = tuple(self._materialize(side, ctx, index) for side in sides)
-            return Prepared(key=tuple(s.modality for s in sides), value=values, extra=_Info(sides[1].provenance.source, None))
+
+            def decode() -> Prepared:
+                values = tuple(self._materialize(side, ctx, index) for side in sides)
+                return Prepared(key=tuple(s.modality for s in sides), value=values, extra=_Info(sides[1].provenance.source, None))
+
+            return Prepared(then=decode)
 
         def rows_of(out: dict, batch) -> list[torch.Tensor]:
             return list(self._scores(out["scores"], activation_fn, apply_softmax))

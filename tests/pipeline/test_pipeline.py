@@ -191,3 +191,26 @@ class TestBucketing:
         emitted = [b for i, t in enumerate(texts) for b in bucketer.add("text", 10 + i, t)]
         assert [b.values for b in emitted] == [["dddddd", "bbbb"], ["fff", "cc"], ["a", "e"]]
         assert is_text_key(("text", "text")) and not is_text_key(("image", "text"))
+
+
+class TestDecodeStage:
+    def test_continuations_run_on_the_decode_workers(self):
+        def resolve(index, raw):
+            return Prepared(then=lambda: Prepared(key="t", value=threading.current_thread().name))
+
+        pipeline = Pipeline(batch_size=4, length_of=len, resolve_workers=8, decode_workers=2)
+        rows = list(pipeline.run(enumerate(range(20)), resolve=resolve, prepare=lambda b: list(b.values),
+                                 forward=lambda b, f: f))
+        names = {row.value for row in rows}
+        assert len(rows) == 20 and all(name.startswith("st-mm-decode") for name in names) and len(names) <= 2
+
+    def test_continuation_failure_is_located(self):
+        def resolve(index, raw):
+            def decode():
+                raise stm.DecodeError("bad pixels")
+            return Prepared(then=decode) if index == 3 else Prepared(key="t", value=raw)
+
+        events = list(Pipeline(batch_size=4, length_of=len).run(
+            enumerate("abcdef"), resolve=resolve, prepare=lambda b: list(b.values), forward=lambda b, f: f))
+        failures = [e for e in events if isinstance(e, stm.Failure)]
+        assert [f.index for f in failures] == [3] and "input 3" in str(failures[0].error)

@@ -13,6 +13,7 @@ whatever the length of the input stream.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -39,6 +40,8 @@ class Prepared:
     extra: Any = None
     row: Any = None
     source: str = ""
+    then: Callable[[], "Prepared"] | None = None
+    """CPU-bound rest of the work (decoding), run on the decode workers instead of the fetch workers."""
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Pipeline:
         batch_size: int,
         length_of: Callable[[Any], int],
         resolve_workers: int = 4,
+        decode_workers: int | None = None,
         preprocess_workers: int = 1,
         prefetch_batches: int = 2,
         sort_window: int = 4,
@@ -79,6 +83,7 @@ class Pipeline:
         self.batch_size = batch_size
         self.length_of = length_of
         self.resolve_workers = max(1, resolve_workers)
+        self.decode_workers = max(1, decode_workers or os.cpu_count() or 2)
         self.preprocess_workers = max(1, preprocess_workers)
         self.prefetch_batches = max(1, prefetch_batches)
         self.sort_window = sort_window
@@ -137,10 +142,11 @@ class Pipeline:
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
         resolvers = ThreadPoolExecutor(self.resolve_workers, thread_name_prefix="st-mm-resolve")
+        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode")
         preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
         try:
             bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
-            for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
+            for index, outcome in self._resolved_in_order(entries, resolve, resolvers, decoders, stop):
                 if isinstance(outcome, Failure) or outcome.row is not None:
                     out.put(outcome if isinstance(outcome, Failure) else Row(index, outcome.row))
                     continue
@@ -154,11 +160,17 @@ class Pipeline:
             out.put(exc)
         finally:
             resolvers.shutdown(wait=True, cancel_futures=True)
+            decoders.shutdown(wait=True, cancel_futures=True)
             preparers.shutdown(wait=True, cancel_futures=stop.is_set())
             out.put(_DONE)
 
-    def _resolved_in_order(self, entries, resolve, resolvers: ThreadPoolExecutor, stop: threading.Event):
-        """Resolve ahead in a bounded window; yield ``(index, Prepared | Failure)`` in input order."""
+    def _resolved_in_order(self, entries, resolve, resolvers: ThreadPoolExecutor, decoders: ThreadPoolExecutor,
+                           stop: threading.Event):
+        """Resolve ahead in a bounded window; yield ``(index, Prepared | Failure)`` in input order.
+
+        Fetch workers (many: they mostly wait on I/O) hand CPU-bound continuations (``Prepared.then``,
+        decoding) to the decode workers (one per core), so fetches overlap without oversubscribing the cores.
+        """
         pending: deque[tuple[int, Future]] = deque()
         iterator = iter(entries)
         exhausted = False
@@ -169,11 +181,12 @@ class Pipeline:
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append((index, resolvers.submit(_resolve_one, resolve, index, raw)))
+                pending.append((index, resolvers.submit(_resolve_one, resolve, index, raw, decoders)))
             if not pending:
                 return
             index, future = pending.popleft()
-            yield index, future.result()
+            outcome = future.result()
+            yield index, outcome.result() if isinstance(outcome, Future) else outcome
 
     def _submit_prepare(self, batch: Batch, prepare, preparers: ThreadPoolExecutor, out, slots, stop) -> None:
         while not slots.acquire(timeout=0.1):
@@ -202,12 +215,18 @@ def _deliver(future: Future, out: queue.Queue, slots) -> None:
         out.put((batch, features))
 
 
-def _resolve_one(resolve, index: int, raw: Any) -> Prepared | Failure:
+def _resolve_one(resolve, index: int, raw: Any, decoders: ThreadPoolExecutor | None = None) -> Prepared | Failure | Future:
+    """Run ``resolve`` (and its continuation, on ``decoders`` if given); failures become located Failures."""
     try:
-        return resolve(index, raw)
+        prepared = resolve(index, raw)
     except MultimodalInputError as exc:
         exc.at(index)
         return Failure(index=index, source=exc.source or "", error=exc)
+    if isinstance(prepared, Prepared) and prepared.then is not None:
+        if decoders is None:
+            return _resolve_one(lambda _i, _r: prepared.then(), index, raw)
+        return decoders.submit(_resolve_one, lambda _i, _r: prepared.then(), index, raw)
+    return prepared
 
 
 def _prepare_isolating_failures(batch: Batch, prepare) -> tuple[list[Failure], Batch | None, Any]:
