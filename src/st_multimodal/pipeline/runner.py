@@ -1,11 +1,12 @@
-"""The pipelined inference loop: resolve ahead, preprocess ahead, run the model, keep every position.
+"""The pipelined inference loop: fetch ahead, decode ahead, preprocess ahead, run the model, keep every position.
 
-Three stages overlap::
+The stages overlap::
 
-    resolve workers (fetch, hash, cache lookup, decode)  ── ordered, bounded window
-      -> bucketer (group by modality key, length-sort)    ── producer thread
-      -> preprocess workers (processor -> CPU tensors)     ── at most ``prefetch_batches`` ahead
-      -> forward (caller's thread: device copy, model)     ── rows tagged with their input index
+    fetch workers (fetch, hash, cache lookup)        ── many (I/O-bound), ordered, bounded window
+      -> decode workers (bytes -> media)             ── one per core
+      -> bucketer (group by modality key)            ── producer thread; text length-sorted in a window
+      -> preprocess workers (processor -> tensors)   ── at most ``prefetch_batches`` ahead
+      -> forward (caller's thread: device copy, model)  ── rows tagged with their input index
 
 Memory stays bounded by the resolve window and the number of prepared batches in flight,
 whatever the length of the input stream.
