@@ -268,33 +268,13 @@ class TestDeadline:
         self._check(clip_model, server.url("/drip.png"))
 
 
-def _stream(server, path: str, total: int, *, content_length: bool) -> str:
-    def handle(h):
-        h.send_response(200)
-        h.send_header("Content-Type", "image/png")
-        if content_length:
-            h.send_header("Content-Length", str(total))
-        else:
-            h.send_header("Connection", "close")
-            h.close_connection = True
-        h.end_headers()
-        chunk = b"\0" * (64 * 1024)
-        for _ in range(total // len(chunk)):
-            if server.stop.is_set():
-                return
-            h.wfile.write(chunk)
-
-    server.routes[path] = handle
-    return server.url(path)
-
-
 class TestOversizedBody:
     """A body over ``FetchPolicy.max_bytes`` is refused, early with a Content-Length and while streaming
     without one, in flat memory."""
 
     @pytest.mark.parametrize("content_length", [True, False], ids=["with-length", "without-length"])
     def test_limit_exceeded_in_flat_memory(self, clip_model, server, content_length):
-        url = _stream(server, "/huge.png", 300 * MiB, content_length=content_length)
+        url = server.stream("/huge.png", 300 * MiB, content_length=content_length, headers={"Content-Type": "image/png"})
         process = psutil.Process()
         clip_model.encode(GOOD)  # warm
         before = process.memory_info().rss

@@ -36,25 +36,6 @@ def _counter_route(server, path, statuses, body=b"ok", headers=None):
     return server.url(path)
 
 
-def _stream_route(server, path, total, *, content_length):
-    def handle(h):
-        h.send_response(200)
-        if content_length:
-            h.send_header("Content-Length", str(total))
-        else:
-            h.send_header("Connection", "close")
-            h.close_connection = True
-        h.end_headers()
-        chunk = b"\0" * (64 * 1024)
-        for _ in range(total // len(chunk)):
-            if server.stop.is_set():
-                return
-            h.wfile.write(chunk)
-
-    server.routes[path] = handle
-    return server.url(path)
-
-
 class TestStatus:
     def test_ok_returns_body_mime_and_name(self, server, source, local_ctx):
         url = server.route("/img.png", body=b"hello", headers={"Content-Type": "Image/PNG; charset=x"})
@@ -136,13 +117,13 @@ class TestDeadline:
 
 class TestSizeCap:
     def test_declared_length_over_cap_is_refused_early(self, server, source, local_ctx):
-        url = _stream_route(server, "/big", 300 * MiB, content_length=True)
+        url = server.stream("/big", 300 * MiB, content_length=True)
         with pytest.raises(LimitExceededError) as info:
             source.fetch(url, local_ctx(max_bytes=MiB))
         assert (info.value.limit_name, info.value.limit, info.value.actual) == ("max_bytes", MiB, 300 * MiB)
 
     def test_endless_body_without_length_is_cut_off_with_small_memory(self, server, source, local_ctx):
-        url = _stream_route(server, "/endless", 300 * MiB, content_length=False)
+        url = server.stream("/endless", 300 * MiB, content_length=False)
         process = psutil.Process()
         before = process.memory_info().rss
         start = time.monotonic()

@@ -122,6 +122,28 @@ class LocalServer:
         """Answer GET ``path`` with a redirect to ``target`` (a path or a URL); returns its URL."""
         return self.route(path, status=status, headers={"Location": target})
 
+    def stream(self, path: str, total: int, *, content_length: bool, headers: dict[str, str] | None = None) -> str:
+        """Serve ``total`` zero bytes in 64 KiB chunks, announced by Content-Length or not (then until close)."""
+
+        def handle(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(200)
+            for key, value in (headers or {}).items():
+                handler.send_header(key, value)
+            if content_length:
+                handler.send_header("Content-Length", str(total))
+            else:
+                handler.send_header("Connection", "close")
+                handler.close_connection = True
+            handler.end_headers()
+            chunk = b"\0" * (64 * 1024)
+            for _ in range(total // len(chunk)):
+                if self.stop.is_set():
+                    return
+                handler.wfile.write(chunk)
+
+        self.routes[path] = handle
+        return self.url(path)
+
     def count(self, path: str) -> int:
         """How many GET requests for ``path`` have arrived."""
         return self.paths.count(path)
