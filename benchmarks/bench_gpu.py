@@ -11,7 +11,6 @@ copy while the GPU works. Prints images/s and ratios; timings use ``torch.cuda.s
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import tempfile
@@ -135,7 +134,6 @@ def main() -> None:
         reference = emb if reference is None else reference
         cos = float(((emb * reference).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(reference, axis=1)).min())
         print(f"{label:32}{rate:9.1f} images/s   {rate / top:5.2f}x ceiling   {rate / up:5.2f}x upstream   min cos vs defaults {cos:.5f}")
-        del model
         if DEVICE.startswith("cuda"):
             torch.cuda.empty_cache()
 

@@ -283,7 +283,7 @@ def scenario_images_one_thread(env: Env) -> Row:
     finally:
         torch.set_num_threads(before)
     cos = min_cosine(t["ours"].result, t["upstream"].result)
-    return Row(f"a1: (a) with torch.set_num_threads(1) for both", n, "images", t["ours"], t["upstream"], ceil,
+    return Row("a1: (a) with torch.set_num_threads(1) for both", n, "images", t["ours"], t["upstream"], ceil,
                check=f"min cos {cos:.6f}", extra={"min_cos": cos})
 
 
@@ -341,9 +341,9 @@ def scenario_cache(env: Env, upstream_a: Timing | None) -> list[Row]:
     cos = min_cosine(second.result, reference)
     speedup = first.best / second.best
     return [
-        Row(f"d1: (a) first pass, cache_dir set (writes)", n, "images", first, upstream_a,
+        Row("d1: (a) first pass, cache_dir set (writes)", n, "images", first, upstream_a,
             check=f"min cos vs no-cache {min_cosine(first.result, reference):.6f}"),
-        Row(f"d2: (a) second pass, cache hits", n, "images", second, upstream_a,
+        Row("d2: (a) second pass, cache hits", n, "images", second, upstream_a,
             check=f"identical to 1st: {same}; {hits} hits", note=f"{speedup:.1f}x faster than 1st pass",
             extra={"speedup": speedup, "identical": same, "min_cos": cos}),
     ]
@@ -485,7 +485,7 @@ def scenario_stream(args, upstream_a: Timing | None, n_a: int) -> Row:
               note="1 run, child process", extra=res)
     if upstream_a is not None:
         row.upstream = Timing([upstream_a.best * args.n_stream / n_a], cpu=[upstream_a.best_cpu * args.n_stream / n_a])
-        row.note += f"; upstream column = (a)'s rate"
+        row.note += "; upstream column = (a)'s rate"
     return row
 
 

@@ -3,7 +3,6 @@ through the registry, mixed modalities batched correctly, per-item failures, and
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np

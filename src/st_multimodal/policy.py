@@ -7,7 +7,7 @@ globals. Use ``.replace(**changes)`` to derive a variant.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["FetchPolicy", "DecodeLimits", "DEFAULT_FETCH_POLICY", "DEFAULT_DECODE_LIMITS"]

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from ..errors import DecodeError, UnsupportedInputError, describe_source
-from ..hashing import hash_array, hash_bytes, hash_image, hash_text
+from ..hashing import hash_bytes, hash_image, hash_text
 from ..sources.base import SOURCES, fetch
 from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
 from .strings import is_location

@@ -9,7 +9,7 @@ from ..errors import DecodeError, UnsupportedInputError, describe_source
 from ..hashing import hash_array
 from ..types import Provenance, Resolved, ResolveContext
 from .base import resolve as resolve_value
-from .builtin import _is_array, _is_pil, array_image, resolve_fetched
+from .builtin import _is_array, array_image, resolve_fetched
 from .typed import TypedInput
 
 __all__ = ["TypedResolver", "DictResolver", "MessageResolver", "TorchcodecResolver"]

@@ -8,8 +8,6 @@ content hash it would have produced itself, and its embedding cache keys match.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModalityNotSupportedError, MultimodalInputError, describe_source
-from ..registry import RegistryError
-from ..resolvers import RESOLVERS, as_text, register_resolver, resolve
+from ..resolvers import as_text, resolve
 from ..types import Failure, Resolved, ResolveContext
 
 __all__ = ["Embedded", "embed_items", "modality_name", "as_model_input", "resolve_items"]
