@@ -17,6 +17,7 @@ from .structured import DictResolver, MessageResolver, TorchcodecResolver, Typed
 from .typed import TypedInput, as_audio, as_image, as_text, as_video
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "RESOLVERS",
     "Resolver",
     "register_resolver",
