@@ -16,6 +16,7 @@ from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cac
 from .pipeline.device import features_to_device, pin_features
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from .resolvers import materialize_located, resolve
+from .sources.base import scheme_of
 from .types import Failure, Resolved, ResolveContext
 from .upstream import upstream_value
 
@@ -156,7 +157,9 @@ class MultimodalMixin:
         return Pipeline(
             batch_size=batch_size,
             length_of=self._input_length,
-            resolve_workers=self.resolve_workers or policy_workers,
+            resolve_workers=self.resolve_workers or max(4, 2 * (os.cpu_count() or 2)),
+            remote_workers=self.resolve_workers or policy_workers,
+            is_remote=is_remote_input,
             decode_workers=self.decode_workers,
             preprocess_workers=self.preprocess_workers,
             prefetch_batches=self.prefetch_batches,
@@ -212,6 +215,19 @@ class MultimodalMixin:
                     options.failures.append(event)
                     continue
                 yield event
+
+
+def is_remote_input(raw: Any) -> bool:
+    """Inputs fetched over the network (http(s) and fsspec URLs), also inside pairs, typed wrappers and dicts."""
+    if isinstance(raw, str):
+        scheme = scheme_of(raw) if "://" in raw[:16] else None
+        return scheme is not None and scheme != "file"
+    if isinstance(raw, (tuple, list)):
+        return any(is_remote_input(part) for part in raw[:2])
+    if isinstance(raw, dict):
+        return any(is_remote_input(part) for part in raw.values() if isinstance(part, str))
+    inner = getattr(raw, "value", None)
+    return isinstance(inner, str) and is_remote_input(inner)
 
 
 def _with_image_device(kwargs: dict, device: torch.device) -> dict:

@@ -37,8 +37,9 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
 
     Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
     embedding cache), ``dtype`` ("auto", "float32", "bfloat16", ...), ``image_size`` / ``min_pixels`` /
-    ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent fetches; default the fetch
-    policy's ``max_concurrency``), ``decode_workers`` (concurrent decodes; default the CPU count),
+    ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent fetches; default: the fetch
+    policy's ``max_concurrency`` for remote inputs, twice the CPU count for local ones), ``decode_workers``
+    (concurrent decodes; default the CPU count),
     ``preprocess_workers``, ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU
     when the processor supports it).
     """

@@ -214,3 +214,24 @@ class TestDecodeStage:
             enumerate("abcdef"), resolve=resolve, prepare=lambda b: list(b.values), forward=lambda b, f: f))
         failures = [e for e in events if isinstance(e, stm.Failure)]
         assert [f.index for f in failures] == [3] and "input 3" in str(failures[0].error)
+
+
+class TestFetchRouting:
+    def test_remote_inputs_use_the_remote_pool(self):
+        from st_multimodal.inference import is_remote_input
+
+        assert is_remote_input("https://example.com/a.jpg") and is_remote_input(("a query", "s3://bucket/key"))
+        assert is_remote_input(stm.as_image("http://example.com/x")) and is_remote_input({"image": "http://h/x"})
+        assert not is_remote_input("/tmp/a.jpg") and not is_remote_input("file:///tmp/a.jpg")
+        assert not is_remote_input("a caption with http in it") and not is_remote_input(b"bytes")
+
+        def resolve(index, raw):
+            return Prepared(key="t", value=threading.current_thread().name)
+
+        pipeline = Pipeline(batch_size=4, length_of=len, resolve_workers=2, remote_workers=8,
+                            is_remote=lambda raw: raw.startswith("http"))
+        items = ["http://x/1", "local-1", "http://x/2", "local-2"]
+        rows = {r.index: r.value for r in pipeline.run(enumerate(items), resolve=resolve,
+                                                       prepare=lambda b: list(b.values), forward=lambda b, f: f)}
+        assert rows[0].startswith("st-mm-fetch") and rows[2].startswith("st-mm-fetch")
+        assert rows[1].startswith("st-mm-resolve") and rows[3].startswith("st-mm-resolve")

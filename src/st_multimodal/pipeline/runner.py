@@ -73,6 +73,8 @@ class Pipeline:
         batch_size: int,
         length_of: Callable[[Any], int],
         resolve_workers: int = 4,
+        remote_workers: int | None = None,
+        is_remote: Callable[[Any], bool] | None = None,
         decode_workers: int | None = None,
         preprocess_workers: int = 1,
         prefetch_batches: int = 2,
@@ -84,12 +86,14 @@ class Pipeline:
         self.batch_size = batch_size
         self.length_of = length_of
         self.resolve_workers = max(1, resolve_workers)
+        self.remote_workers = max(1, remote_workers or self.resolve_workers)
+        self.is_remote = is_remote
         self.decode_workers = max(1, decode_workers or os.cpu_count() or 2)
         self.preprocess_workers = max(1, preprocess_workers)
         self.prefetch_batches = max(1, prefetch_batches)
         self.sort_window = sort_window
         self.sort_keys = sort_keys or is_text_key
-        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers)
+        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers, 2 * self.remote_workers)
 
     def run(
         self,
@@ -142,7 +146,7 @@ class Pipeline:
     # -- producer thread ------------------------------------------------------------------------------
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
-        resolvers = ThreadPoolExecutor(self.resolve_workers, thread_name_prefix="st-mm-resolve")
+        resolvers = _Fetchers(self.resolve_workers, self.remote_workers if self.is_remote else 0, self.is_remote)
         decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode")
         preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
         try:
@@ -165,7 +169,7 @@ class Pipeline:
             preparers.shutdown(wait=True, cancel_futures=stop.is_set())
             out.put(_DONE)
 
-    def _resolved_in_order(self, entries, resolve, resolvers: ThreadPoolExecutor, decoders: ThreadPoolExecutor,
+    def _resolved_in_order(self, entries, resolve, resolvers: "_Fetchers", decoders: ThreadPoolExecutor,
                            stop: threading.Event):
         """Resolve ahead in a bounded window; yield ``(index, Prepared | Failure)`` in input order.
 
@@ -195,6 +199,24 @@ class Pipeline:
                 raise _Stopped()
         future = preparers.submit(_prepare_isolating_failures, batch, prepare)
         future.add_done_callback(lambda f: _deliver(f, out, slots))
+
+
+class _Fetchers:
+    """The fetch workers: a few for local inputs, more for remote ones (they mostly wait on the network)."""
+
+    def __init__(self, local: int, remote: int, is_remote: Callable[[Any], bool] | None):
+        self.local = ThreadPoolExecutor(local, thread_name_prefix="st-mm-resolve")
+        self.remote = ThreadPoolExecutor(remote, thread_name_prefix="st-mm-fetch") if remote else None
+        self.is_remote = is_remote
+
+    def submit(self, fn, resolve, index: int, raw: Any, decoders) -> Future:
+        remote = self.remote is not None and self.is_remote(raw)
+        return (self.remote if remote else self.local).submit(fn, resolve, index, raw, decoders)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        for pool in (self.local, self.remote):
+            if pool is not None:
+                pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class _Stopped(Exception):
