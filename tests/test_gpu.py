@@ -32,10 +32,13 @@ class TestCuda:
         assert cosine(cpu, gpu).min() >= 0.999
 
     def test_gpu_preprocessing_matches_cpu_preprocessing(self, zoo_path, inputs):
-        on = stm.SentenceTransformer(str(zoo_path("clip")), device="cuda", dtype="float32", gpu_preprocessing=True)
-        off = stm.SentenceTransformer(str(zoo_path("clip")), device="cuda", dtype="float32", gpu_preprocessing=False)
+        # A real-sized model: the tiny random CLIP amplifies the small GPU-vs-CPU interpolation differences
+        # (a benchmark run measured 0.9965 for it, 0.999992 for the ViT-B/32-sized one).
+        path = str(zoo_path("clip-vit-b-32"))
+        on = stm.SentenceTransformer(path, device="cuda", dtype="float32", gpu_preprocessing=True)
+        off = stm.SentenceTransformer(path, device="cuda", dtype="float32", gpu_preprocessing=False)
         assert on._preprocess_on_device(torch.device("cuda"))
-        assert cosine(on.encode(inputs), off.encode(inputs)).min() >= 0.999
+        assert cosine(on.encode(inputs), off.encode(inputs)).min() >= 0.9999
 
     def test_features_are_pinned_before_the_copy(self, zoo_path, inputs):
         model = stm.SentenceTransformer(str(zoo_path("clip")), device="cuda", gpu_preprocessing=False)
