@@ -6,7 +6,11 @@ A tiny CLIP (64 px images, patch 8, vision 96 x 3 layers, text 64 x 2 layers, pr
 527k parameters) with a CLIP tokenizer trained on the spot, trained with SentenceTransformerTrainer and
 a symmetric MultipleNegativesRankingLoss on (caption, PNG bytes) pairs. The image column holds PNG
 bytes (or file paths with ``--image-form path``), resolved by ``ResolvingDataCollator``; batches never
-hold a caption twice (upstream's no-duplicates sampler). Seeds are fixed: the same command and thread
+hold a caption twice (upstream's no-duplicates sampler). ``--caption-templates augmented`` captions half
+the pairs in other wordings (none of them among the paraphrases ``benchmarks/calibration_report.py``
+evaluates on); batches then never hold two pairs of one class (the same sampler, run on the class index).
+The default, ``single``, reproduces the previous demo model; the shipped one was trained with
+``augmented`` (its model card gives the command). Seeds are fixed: the same command and thread
 count give byte-identical weights (checked with ``--threads 1``). Afterwards the saved folder
 is reloaded and scored on the held-out split (sizes and positions never trained on), and its model
 card records the scores and this command.
@@ -16,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shlex
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -27,6 +33,17 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "src" / "st_multimodal" / "demo_model"
+
+# Caption wordings ({c}: colour, {s}: shape). "augmented" keeps the training wording for half the
+# examples and draws the other half uniformly from the rest; none of these strings is one of the 16
+# paraphrases (WORDINGS) that benchmarks/calibration_report.py calibrates and evaluates on.
+CAPTION_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "single": ("a {c} {s}",),
+    "augmented": (
+        "a {c} {s}", "a {c}-coloured {s}", "the {s} is {c}", "a {s} in {c}", "a single {c} {s}",
+        "{c} {s} picture", "a {s} coloured {c}",
+    ),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="torch threads; on a machine busy with other jobs 1 is several times faster than 2",
     )
     parser.add_argument("--image-form", choices=("bytes", "path"), default="bytes")
+    parser.add_argument(
+        "--caption-templates", choices=sorted(CAPTION_TEMPLATES), default="single",
+        help="single: every caption in the training wording 'a {colour} {shape}' (the previous demo model); "
+        "augmented: half the captions in that wording, the rest drawn from a few other wordings, none of them "
+        "among the paraphrases benchmarks/calibration_report.py evaluates on (the shipped demo model)",
+    )
     return parser.parse_args(argv)
 
 
@@ -77,15 +100,29 @@ def build_backbone(folder: Path, seed: int) -> Path:
     return folder
 
 
-def training_dataset(per_class: int, seed: int, image_form: str, image_dir: Path):
-    """(caption, image) rows; the image column holds PNG bytes or paths to PNG files, never decoded images."""
+def draw_caption(templates: tuple[str, ...], shape: str, colour: str, rng: random.Random) -> str:
+    """The first template for half the examples, otherwise one of the others (uniformly)."""
+    if len(templates) == 1 or rng.random() < 0.5:
+        return templates[0].format(c=colour, s=shape)
+    return rng.choice(templates[1:]).format(c=colour, s=shape)
+
+
+def training_dataset(per_class: int, seed: int, image_form: str, image_dir: Path, templates: tuple[str, ...] = ("a {c} {s}",)):
+    """(caption, image) rows and each row's class index.
+
+    The image column holds PNG bytes or paths to PNG files, never decoded images. The class indices are
+    not a dataset column (the loss would take every column as an input); the batch sampler gets them
+    separately.
+    """
     from datasets import Dataset
 
     from st_multimodal.demo.shapes import training_examples
 
-    captions, images = [], []
+    rng = random.Random(f"captions-{seed}")
+    captions, images, classes = [], [], []
     for i, example in enumerate(training_examples(per_class, seed=seed)):
-        captions.append(example.caption)
+        captions.append(example.caption if len(templates) == 1 else draw_caption(templates, example.shape, example.colour, rng))
+        classes.append(example.label)
         png = example.png()
         if image_form == "path":
             path = image_dir / f"{i:06d}.png"
@@ -93,23 +130,48 @@ def training_dataset(per_class: int, seed: int, image_form: str, image_dir: Path
             images.append(str(path))
         else:
             images.append(png)
-    return Dataset.from_dict({"caption": captions, "image": images})
+    return Dataset.from_dict({"caption": captions, "image": images}), classes
 
 
-def train(model, dataset, args: argparse.Namespace, work_dir: Path) -> tuple[float, str]:
-    """Train in place; return the training wall time in seconds and the batch sampler used."""
+def class_unique_sampler(classes: list[int]):
+    """A ``batch_sampler`` callable whose batches never hold two rows of one class.
+
+    With several wordings per class, upstream's no-duplicates sampler (which compares column values)
+    could put "a red circle" and "the circle is red" in one batch, where each would be the other's
+    false negative. This runs the same sampler on a one-column view holding only the class index.
+    """
+    from datasets import Dataset
+    from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
+
+    def make(dataset, **kwargs):
+        if len(dataset) != len(classes):
+            raise ValueError(f"{len(classes)} class indices for {len(dataset)} rows")
+        return NoDuplicatesBatchSampler(Dataset.from_dict({"class": classes}), **kwargs)
+
+    make.name = "NoDuplicatesBatchSampler on the class index"
+    return make
+
+
+def train(model, dataset, args: argparse.Namespace, work_dir: Path, classes: list[int] | None = None) -> tuple[float, str]:
+    """Train in place; return the training wall time in seconds and the batch sampler used.
+
+    With ``classes`` (one class index per row), batches hold distinct classes rather than distinct values.
+    """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from st_multimodal.training import ResolvingDataCollator
 
-    try:
-        import xxhash  # noqa: F401
+    if classes is not None:
+        sampler = class_unique_sampler(classes)
+    else:
+        try:
+            import xxhash  # noqa: F401
 
-        sampler = BatchSamplers.NO_DUPLICATES_HASHED  # same batches as NO_DUPLICATES, hashed once up front
-    except ImportError:
-        sampler = BatchSamplers.NO_DUPLICATES
+            sampler = BatchSamplers.NO_DUPLICATES_HASHED  # same batches as NO_DUPLICATES, hashed once up front
+        except ImportError:
+            sampler = BatchSamplers.NO_DUPLICATES
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(work_dir / "checkpoints"),
         num_train_epochs=args.epochs,
@@ -144,11 +206,10 @@ MODEL_CARD = """\
 
 A tiny CLIP-style text-image embedding model shipped with `st_multimodal` so that examples, docs and
 tests can show real retrieval offline. It was trained from scratch, on synthetic pictures only:
-a circle, square or triangle in red, green, blue or yellow on a white 64 x 64 background, captioned
-`"a {{colour}} {{shape}}"` (12 captions in all). See `st_multimodal/demo/shapes.py`.
+a circle, square or triangle in red, green, blue or yellow on a white 64 x 64 background, {caption_text}
 
-**It is not a general-purpose model.** It only knows its 12 training captions. Partial captions are
-hit-and-miss: a bare `"red"` picks a red shape first, with other colours close behind. Unseen words
+**It is not a general-purpose model.** {knows} Partial captions are
+hit-and-miss (see what a bare `"red"` picks in the table under Evaluation). Unseen words
 and synonyms (`"crimson"`, `"disc"`) score lower than the training wording and do not reliably find
 what they mean, and text that has nothing to do with shapes (`"a photo of a cat"`) still gets a high
 cosine score with some picture (see the table under Evaluation). Its scores are not calibrated: rank
@@ -175,7 +236,7 @@ tokenizer ({vocab} tokens) trained on a small fixed corpus; projection 64; {para
   centres with even coordinates.
 - `SentenceTransformerTrainer`, symmetric `MultipleNegativesRankingLoss` (text->image and
   image->text, `partition_mode="per_direction"`), epochs {epochs:g}, batch {batch_size}, lr {lr:g}
-  (cosine, 100 warm-up steps), seed {seed}, batch sampler `{sampler}` (no batch holds a caption twice).
+  (cosine, 100 warm-up steps), seed {seed}, batch sampler `{sampler}` ({sampler_note}).
 - The image column held {image_form}, resolved by `st_multimodal.training.ResolvingDataCollator`.
 - CPU threads: {threads}; training took {train_seconds:.0f} s on the (shared, 2-core) machine that produced\n  this folder.
 
@@ -221,6 +282,29 @@ def probe(model, examples, queries: tuple[str, ...]) -> list[tuple[str, list[tup
     return results
 
 
+def caption_paragraphs(templates: tuple[str, ...]) -> dict[str, str]:
+    """The model card's description of the training captions."""
+    if len(templates) == 1:
+        return {
+            "caption_text": 'captioned\n`"a {colour} {shape}"` (12 captions in all). See `st_multimodal/demo/shapes.py`.',
+            "knows": "It only knows its 12 training captions.",
+            "sampler_note": "no batch holds a caption twice",
+        }
+    others = ", ".join(f'`"{t.format(c="{colour}", s="{shape}")}"`' for t in templates[1:])
+    caption_text = (
+        f'captioned `"a {{colour}} {{shape}}"` in half the training pairs and, in the other half, in one of '
+        f"{len(templates) - 1} other wordings drawn at random: {others} ({12 * len(templates)} captions in all). "
+        "None of these is among the 16 paraphrases that `benchmarks/calibration_report.py` calibrates and "
+        "evaluates on: those were held out. See `st_multimodal/demo/shapes.py`."
+    )
+    return {
+        "caption_text": textwrap.fill(caption_text, width=102, initial_indent=" " * 92)[92:],
+        "knows": f"It has only seen {len(templates)} wordings of its 12 classes (the 16 held-out paraphrases in\n"
+        "`docs/calibration.md` do match their classes, but its language ends there).",
+        "sampler_note": "no batch holds two pairs of one class, whatever their wording",
+    }
+
+
 def write_model_card(folder: Path, *, model, scores, examples, info: dict) -> None:
     from st_multimodal.demo.shapes import HELDOUT_SIZES, TRAIN_SIZES
 
@@ -263,9 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         (work_dir / "images").mkdir()
         backbone = build_backbone(work_dir / "backbone", args.seed)
         model = SentenceTransformer(str(backbone), device="cpu", local_files_only=True)
-        dataset = training_dataset(args.per_class, args.seed, args.image_form, work_dir / "images")
-        print(f"training on {len(dataset)} pairs ({args.image_form}) ...", flush=True)
-        train_seconds, sampler = train(model, dataset, args, work_dir)
+        templates = CAPTION_TEMPLATES[args.caption_templates]
+        dataset, classes = training_dataset(args.per_class, args.seed, args.image_form, work_dir / "images", templates)
+        print(f"training on {len(dataset)} pairs ({args.image_form}, captions: {args.caption_templates}) ...", flush=True)
+        train_seconds, sampler = train(model, dataset, args, work_dir, classes if len(templates) > 1 else None)
         print(f"training took {train_seconds:.1f} s", flush=True)
         staged = work_dir / "model"
         model.save(str(staged), create_model_card=False)
@@ -280,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             command="PYTHONPATH=src HF_HUB_OFFLINE=1 python scripts/train_demo_model.py "
             + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         )
+        info.update(caption_paragraphs(templates))
         write_model_card(staged, model=reloaded, scores=scores, examples=heldout, info=info)
         for file in staged.iterdir():
             file.chmod(0o644)  # some writers create 0600 files; the folder ships in the package
