@@ -126,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(parts, ignore_errors=True)
         raise
     ids, embeddings, failures = load_embeddings(parts, mmap=False)
-    _number_globally(failures, args.chunk_size)
     embeddings = _shaped(embeddings, model)
     try:
         write_embeddings(out, ids, embeddings, ids_path)
@@ -136,16 +135,6 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(parts, ignore_errors=True)
     _summary(args, out, embeddings, failures, collected, failures_path)
     return EXIT_OK
-
-
-def _number_globally(failures: list[dict], chunk_size: int) -> None:
-    """``encode_to_disk`` records the position among all inputs in ``index``, but its messages say
-    "input N" with N inside the chunk; make the message name the same position as ``index``."""
-    for failure in failures:
-        index = failure.get("index")
-        local = f"input {index % chunk_size} " if isinstance(index, int) else None
-        if local and str(failure.get("message", "")).startswith(local):
-            failure["message"] = f"input {index} " + failure["message"][len(local):]
 
 
 def _previous_run(parts: Path, resume: bool) -> int:
