@@ -40,7 +40,8 @@ def rerank_scores(
     scores, failures = cross_encoder.predict(pairs, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
                                              on_error=on_error, return_failures=True)
     out = np.full(len(documents), -np.inf, dtype=np.float32)
-    ok = [i for i in range(len(documents)) if i not in {f.index for f in failures}]
+    failed = {f.index for f in failures}
+    ok = [i for i in range(len(documents)) if i not in failed]
     values = np.asarray(scores, dtype=np.float32).reshape(len(ok), -1)
     if values.shape[1] != 1:
         raise ValueError(f"the reranker returns {values.shape[1]} scores per pair; rerank needs a single-score CrossEncoder")
