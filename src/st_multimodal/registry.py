@@ -69,13 +69,12 @@ class Registry(Generic[T]):
         with self._lock:
             if name not in self._entries:
                 raise KeyError(f"no {self.kind} named {name!r}")
-            del self._entries[name]
+            self._entries = {key: entry for key, entry in self._entries.items() if key != name}
             self._extras.pop(name, None)
 
     def get(self, name: str) -> T:
         """The entry called ``name``, importing it first if it is lazy."""
-        with self._lock:
-            entry = self._entries[name]
+        entry = self._entries[name]  # the dict is replaced, never mutated in place: reading needs no lock
         if isinstance(entry, str):
             entry = self._load(name, entry)
         return entry
@@ -94,15 +93,15 @@ class Registry(Generic[T]):
             obj = obj()
         with self._lock:
             if self._entries.get(name) == path:
-                self._entries[name] = obj
+                self._entries = {**self._entries, name: obj}
         return obj
 
     def names(self) -> list[str]:
         return list(self._entries)
 
     def items(self) -> Iterator[tuple[str, T | str]]:
-        """(name, entry) in order, lazy entries left unimported."""
-        return iter(list(self._entries.items()))
+        """(name, entry) in order, lazy entries left unimported (a consistent snapshot: the dict is never mutated)."""
+        return iter(self._entries.items())
 
     def view(self) -> Mapping[str, T | str]:
         """A read-only view of the entries, in order."""

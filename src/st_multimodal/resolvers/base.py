@@ -81,16 +81,19 @@ def resolve(value: Any, ctx: ResolveContext, index: int | None = None, *, materi
     """
     if not _entry_points_loaded:
         load_entry_point_resolvers()
-    source = describe_source(value)
-    for name, _ in RESOLVERS.items():
-        result = _located(lambda: RESOLVERS.get(name).resolve(value, ctx), index, source, f"resolver {name!r}")
+    for name, entry in RESOLVERS.items():
+        try:
+            resolver = RESOLVERS.get(name) if isinstance(entry, str) else entry
+            result = resolver.resolve(value, ctx)
+        except BaseException as exc:  # hot loop: the located, typed error is built only on failure
+            raise _located_error(exc, index, describe_source(value), f"resolver {name!r}")
         if result is not None:
-            return materialize_located(result, index, source) if materialize else result
+            return materialize_located(result, index, describe_source(value)) if materialize else result
     raise UnsupportedInputError(
         f"no resolver accepts a value of type {type(value).__module__}.{type(value).__qualname__}; "
         f"registered resolvers: {', '.join(RESOLVERS.names())}",
         index=index,
-        source=source,
+        source=describe_source(value),
     )
 
 
@@ -103,9 +106,17 @@ def materialize_located(resolved: Resolved, index: int | None, source: str | Non
 def _located(call, index: int | None, source: str, who: str):
     try:
         return call()
-    except MultimodalInputError as exc:
-        raise exc.at(index, source)
-    except (MemoryError, RecursionError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a plugin bug or an unexpected library error: keep it typed and located
-        raise DecodeError(f"{who} failed: {type(exc).__name__}: {exc}", index=index, source=source) from exc
+    except BaseException as exc:
+        raise _located_error(exc, index, source, who)
+
+
+def _located_error(exc: BaseException, index: int | None, source: str, who: str) -> BaseException:
+    """The error to raise for ``exc``: typed errors get the position and source; a plugin bug or an
+    unexpected library error becomes a located DecodeError; interpreter-level errors pass through."""
+    if isinstance(exc, MultimodalInputError):
+        return exc.at(index, source)
+    if isinstance(exc, (MemoryError, RecursionError, KeyboardInterrupt, SystemExit, GeneratorExit)) or not isinstance(exc, Exception):
+        return exc
+    error = DecodeError(f"{who} failed: {type(exc).__name__}: {exc}", index=index, source=source)
+    error.__cause__ = exc
+    return error

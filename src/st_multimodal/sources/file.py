@@ -77,8 +77,10 @@ class FileSource:
         if not policy.allow_files:
             raise BlockedSourceError("local files are not allowed (FetchPolicy.allow_files=False)")
         path = path_from_location(location)
-        real = os.path.realpath(path)
-        _check_roots(real, policy)
+        real = path
+        if policy.file_roots is not None:  # confinement is checked on the resolved path (symlinks followed)
+            real = os.path.realpath(path)
+            _check_roots(real, policy)
         try:
             fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError as exc:
