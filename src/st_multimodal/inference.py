@@ -40,12 +40,6 @@ class CallOptions:
             raise ValueError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
 
 
-@dataclass
-class _ItemInfo:
-    source: str
-    cache_key: str | None
-
-
 class MultimodalMixin:
     """Resolving, batching by modality and the pipelined loop, for SentenceTransformer and CrossEncoder."""
 

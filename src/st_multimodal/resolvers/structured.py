@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ..errors import DecodeError, UnsupportedInputError, describe_source
-from ..hashing import hash_array
+from ..hashing import hash_array, hash_text
 from ..types import Provenance, Resolved, ResolveContext
 from .base import resolve as resolve_value
 from .builtin import _is_array, array_image, resolve_fetched
@@ -51,7 +51,7 @@ class TypedResolver:
             return None
         inner, options, source = value.value, value.options, describe_source(value.value)
         if value.modality == "text":
-            return Resolved("text", inner, Provenance(source=source, content_hash=_text_hash(inner)))
+            return Resolved("text", inner, Provenance(source=source, content_hash=hash_text(inner)))
         if value.modality == "image" and _is_array(inner):
             return array_image(inner, ctx, layout=options.get("layout"))
         if value.modality == "audio" and _is_array(inner):
@@ -65,12 +65,6 @@ class TypedResolver:
         else:
             resolved = resolve_value(inner, ctx)
         return _check_modality(resolved, value.modality)
-
-
-def _text_hash(text: str) -> str:
-    from ..hashing import hash_text
-
-    return hash_text(text)
 
 
 class DictResolver:
