@@ -12,18 +12,32 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import ModalityNotSupportedError
-from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
+from .pipeline import (
+    DecodedCache,
+    EmbeddingCache,
+    Pipeline,
+    Prepared,
+    Row,
+    cache_key,
+    model_fingerprint,
+)
 from .pipeline.device import features_to_device, pin_features
-from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
+from .pipeline.preresize import ImagePreResizer
+from .policy import (
+    DEFAULT_DECODE_LIMITS,
+    DEFAULT_FETCH_POLICY,
+    DecodeLimits,
+    FetchPolicy,
+)
 from .resolvers import materialize_located, resolve
 from .sources.base import scheme_of
-from .types import Failure, Resolved, ResolveContext
+from .types import Failure, ResolveContext, Resolved
 from .upstream import upstream_value
 
 __all__ = ["CallOptions", "MultimodalMixin", "OnError"]
 
 OnError = Literal["raise", "skip"]
-_CALL: contextvars.ContextVar["CallOptions | None"] = contextvars.ContextVar("st_multimodal_call", default=None)
+_CALL: contextvars.ContextVar[CallOptions | None] = contextvars.ContextVar("st_multimodal_call", default=None)
 
 
 @dataclass
@@ -128,21 +142,38 @@ class MultimodalMixin:
             )
         return resolved
 
-    def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int) -> Any:
-        """Decode (through the in-memory LRU of decoded inputs) and return the value as handed to upstream."""
+    def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int,
+                     pre_resize: Callable[[Any], Any] | None = None) -> Any:
+        """Decode (through the in-memory LRU of decoded inputs) and return the value as handed to upstream
+        (images resized ahead by ``pre_resize``, see :meth:`_image_pre_resizer`)."""
         if not resolved.is_materialized:
             content_hash = resolved.provenance.content_hash
             key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
             cached = self.decoded_cache.get(key) if key else None
             if cached is None:
-                materialize_located(resolved, index)
+                fast = resolved.tensor_loader() if resolved.tensor_loader is not None else None
+                if fast is not None:  # same pixels as the PIL path, already in upstream's tensor form
+                    resolved.loader = resolved.tensor_loader = None
+                    resolved.modality, resolved.value, resolved.provenance = fast.modality, fast.value, fast.provenance
+                else:
+                    materialize_located(resolved, index)
                 if key:
                     self.decoded_cache.put(key, (resolved.modality, resolved.value))
             else:
                 resolved.modality, resolved.value = cached
                 resolved.loader = None
         self._check_supported(resolved, index)
-        return upstream_value(resolved.modality, resolved.value)
+        value = upstream_value(resolved.modality, resolved.value)
+        return pre_resize(value) if pre_resize is not None and resolved.modality == "image" else value
+
+    def _image_pre_resizer(self, device: torch.device, kwargs: dict) -> Callable[[Any], Any] | None:
+        """The processor's image resize, to run on the decode workers where it is exact (see ``pipeline.preresize``).
+
+        Not when images are resized on the GPU, nor when the call passes its own processor options.
+        """
+        if self._preprocess_on_device(device) or kwargs.get("processing_kwargs"):
+            return None
+        return ImagePreResizer.for_processor(getattr(self, "processor", None))
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -151,7 +182,6 @@ class MultimodalMixin:
         return Pipeline(
             batch_size=batch_size,
             length_of=self._input_length,
-            resolve_workers=self.resolve_workers or max(4, 2 * (os.cpu_count() or 2)),
             remote_workers=self.resolve_workers or policy_workers,
             is_remote=is_remote_input,
             decode_workers=self.decode_workers,
@@ -177,7 +207,7 @@ class MultimodalMixin:
 
     def _run(
         self,
-        inputs: Iterable[Any],
+        entries: Iterable[tuple[int, Any]],
         *,
         batch_size: int,
         device: torch.device,
@@ -187,8 +217,10 @@ class MultimodalMixin:
         rows_of: Callable[[dict, Any], list[Any]],
         show_progress_bar: bool,
         total: int | None,
+        done: int = 0,
     ) -> Iterator[Row]:
-        """Yield rows (unordered) for every input that succeeded; record or raise failures per ``on_error``."""
+        """Yield rows (unordered) for every ``(position, input)`` that succeeded; record or raise failures per
+        ``on_error``. ``total`` and ``done`` (inputs already answered, e.g. from the cache) drive the progress bar."""
         options = self._current_options()
 
         def prepare(batch):
@@ -199,8 +231,8 @@ class MultimodalMixin:
             out = self(features, **kwargs)
             return rows_of(out, batch)
 
-        events = self._pipeline(batch_size).run(enumerate(inputs), resolve=resolve_item, prepare=prepare, forward=forward)
-        with tqdm(total=total, desc="Inputs", disable=not show_progress_bar) as bar:
+        events = self._pipeline(batch_size).run(entries, resolve=resolve_item, prepare=prepare, forward=forward)
+        with tqdm(total=total, initial=done, desc="Inputs", disable=not show_progress_bar) as bar:
             for event in events:
                 bar.update(1)
                 if isinstance(event, Failure):

@@ -13,12 +13,13 @@ from sentence_transformers.util import truncate_embeddings
 
 from .errors import UnsupportedInputError, describe_source
 from .inference import MultimodalMixin, OnError
-from .pipeline import Prepared, cache_key
-from .policy import DecodeLimits, FetchPolicy
 from .loading import assemble_reranker_modules, model_init_kwargs
 from .model_fixes import apply_model_fixes
+from .pipeline import Prepared, cache_key
+from .pipeline.cache_prepass import answer_from_cache
+from .policy import DecodeLimits, FetchPolicy
 
-__all__ = ["SentenceTransformer", "CrossEncoder"]
+__all__ = ["CrossEncoder", "SentenceTransformer"]
 
 _MULTIMODAL_KWARGS = ("fetch_policy", "limits", "strict", "cache_dir", "decoded_cache_size", "resolve_workers",
                       "decode_workers", "preprocess_workers", "prefetch_batches", "gpu_preprocessing")
@@ -37,9 +38,9 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
 
     Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
     embedding cache), ``dtype`` ("auto", "float32", "bfloat16", ...), ``image_size`` / ``min_pixels`` /
-    ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent fetches; default: the fetch
-    policy's ``max_concurrency`` for remote inputs, twice the CPU count for local ones), ``decode_workers``
-    (concurrent decodes; default the CPU count),
+    ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent remote fetches; default: the fetch
+    policy's ``max_concurrency``), ``decode_workers`` (concurrent decodes, local files are also read there;
+    default the CPU count),
     ``preprocess_workers``, ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU
     when the processor supports it).
     """
@@ -91,9 +92,21 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
         settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds,
                     sorted(ctx.extras.items()))
         call_key = cache_key(self.fingerprint, settings) if cache is not None else None  # once per call
+        pre_resize = self._image_pre_resizer(device, kwargs)
+
+        rows: dict[int, Any] = {}
+        entries: Any = enumerate(inputs)
+        prepass = None
+        if cache is not None:
+            prepass = answer_from_cache(inputs, ctx, cache, lambda content_hash, modality: cache_key(call_key, content_hash, modality))
+            rows.update((index, torch.from_numpy(vector)) for index, vector in prepass.hits.items())
+            entries = prepass.rest
+        read: dict[int, tuple[str, str]] = {}  # content hash and modality of the local files read in this call
 
         def resolve_item(index: int, raw: Any) -> Prepared:
             resolved = self._resolve_for_model(raw, ctx, index)
+            if prepass is not None and index in prepass.signatures and resolved.provenance.content_hash:
+                read[index] = (resolved.provenance.content_hash, resolved.modality)
             key = None
             if cache is not None and resolved.provenance.content_hash:
                 key = cache_key(call_key, resolved.provenance.content_hash, resolved.modality)
@@ -101,7 +114,7 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
                 if hit is not None:
                     return Prepared(row=(torch.from_numpy(hit), None))
             def decode() -> Prepared:
-                value = self._materialize(resolved, ctx, index)
+                value = self._materialize(resolved, ctx, index, pre_resize)
                 return Prepared(key=resolved.modality, value=value, extra=_Info(resolved.provenance.source, key))
 
             return Prepared(then=decode)
@@ -110,17 +123,18 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
             rows = self._rows(out, len(batch), output_value)
             return [(row, info.cache_key) for row, info in zip(rows, batch.extras)]
 
-        rows: dict[int, Any] = {}
         pending_cache: list[tuple[str, np.ndarray]] = []
-        for row in self._run(inputs, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs,
-                             resolve_item=resolve_item, rows_of=rows_of,
-                             show_progress_bar=show_progress_bar, total=len(inputs)):
+        for row in self._run(entries, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs,
+                             resolve_item=resolve_item, rows_of=rows_of, show_progress_bar=show_progress_bar,
+                             total=len(inputs), done=len(rows)):
             value, key = row.value
             rows[row.index] = value
             if cache is not None and key is not None:
                 pending_cache.append((key, value.float().cpu().numpy()))
         if pending_cache:
             cache.put_many(pending_cache)
+        if read:
+            cache.remember_files([(prepass.signatures[index], *content) for index, content in read.items()])
         ordered = [rows[i] for i in sorted(rows)]
         if output_value != "sentence_embedding":
             return ordered
@@ -150,7 +164,7 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
 
 
 class _Info:
-    __slots__ = ("source", "cache_key")
+    __slots__ = ("cache_key", "source")
 
     def __init__(self, source: str, cache_key: str | None):
         self.source = source
@@ -238,6 +252,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
         device = self._resolve_inference_device(device)
         self.eval()
         ctx = self._current_options().ctx
+        pre_resize = self._image_pre_resizer(device, kwargs)
 
         def resolve_item(index: int, pair: Any) -> Prepared:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -245,7 +260,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
             sides = [self._resolve_for_model(side, ctx, index) for side in pair]
 
             def decode() -> Prepared:
-                values = tuple(self._materialize(side, ctx, index) for side in sides)
+                values = tuple(self._materialize(side, ctx, index, pre_resize) for side in sides)
                 return Prepared(key=tuple(s.modality for s in sides), value=values, extra=_Info(sides[1].provenance.source, None))
 
             return Prepared(then=decode)
@@ -254,7 +269,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
             return list(self._scores(out["scores"], activation_fn, apply_softmax))
 
         rows = {row.index: row.value for row in self._run(
-            inputs, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs, resolve_item=resolve_item,
+            enumerate(inputs), batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs, resolve_item=resolve_item,
             rows_of=rows_of, show_progress_bar=show_progress_bar, total=len(inputs))}
         ordered = [rows[i] for i in sorted(rows)]
         return torch.stack(ordered) if ordered else torch.tensor([], device=device)

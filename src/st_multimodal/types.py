@@ -50,6 +50,9 @@ class Resolved:
     provenance: Provenance
     loader: Callable[[], "Resolved"] | None = field(default=None, repr=False, compare=False)
     """Deferred decode: set when bytes were fetched and hashed but not yet decoded (see ``materialize``)."""
+    tensor_loader: Callable[[], "Resolved | None"] | None = field(default=None, repr=False, compare=False)
+    """Optional faster deferred decode of an image straight to the ``(3, H, W)`` uint8 tensor handed to
+    upstream (same pixels); returns None when the input does not qualify. Used by the inference loop only."""
 
     @property
     def is_materialized(self) -> bool:

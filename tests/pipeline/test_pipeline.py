@@ -46,7 +46,7 @@ class TestPipelineLoop:
 
         max_ahead = 0
         done = 0
-        for _ in self._run(generator(), batch_size=8, resolve_workers=2):
+        for _ in self._run(generator(), batch_size=8, decode_workers=2):
             done += 1
             with lock:
                 max_ahead = max(max_ahead, pulled - done)
@@ -198,7 +198,7 @@ class TestDecodeStage:
         def resolve(index, raw):
             return Prepared(then=lambda: Prepared(key="t", value=threading.current_thread().name))
 
-        pipeline = Pipeline(batch_size=4, length_of=len, resolve_workers=8, decode_workers=2)
+        pipeline = Pipeline(batch_size=4, length_of=len, remote_workers=8, decode_workers=2)
         rows = list(pipeline.run(enumerate(range(20)), resolve=resolve, prepare=lambda b: list(b.values),
                                  forward=lambda b, f: f))
         names = {row.value for row in rows}
@@ -228,10 +228,11 @@ class TestFetchRouting:
         def resolve(index, raw):
             return Prepared(key="t", value=threading.current_thread().name)
 
-        pipeline = Pipeline(batch_size=4, length_of=len, resolve_workers=2, remote_workers=8,
+        pipeline = Pipeline(batch_size=4, length_of=len, decode_workers=2, remote_workers=8,
                             is_remote=lambda raw: raw.startswith("http"))
         items = ["http://x/1", "local-1", "http://x/2", "local-2"]
         rows = {r.index: r.value for r in pipeline.run(enumerate(items), resolve=resolve,
                                                        prepare=lambda b: list(b.values), forward=lambda b, f: f)}
         assert rows[0].startswith("st-mm-fetch") and rows[2].startswith("st-mm-fetch")
-        assert rows[1].startswith("st-mm-resolve") and rows[3].startswith("st-mm-resolve")
+        # local inputs are read and decoded on a decode worker in one go (no hand-off between threads)
+        assert rows[1].startswith("st-mm-decode") and rows[3].startswith("st-mm-decode")

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
+from .jpeg_tensor import decode_jpeg_tensor
 from .sniff import sniff_format
 
 __all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "apply_jpeg_draft",
@@ -196,3 +197,8 @@ class ImageDecoder:
             draft = tuple(ctx.extras.get("image_target_size") or DEFAULT_DRAFT_SIZE)
         out = normalize_image(img, ctx.limits, draft_size=draft)
         return out, out.size, (img.format or "image").lower()
+
+    def decode_tensor(self, fetched: FetchedBytes, ctx: ResolveContext) -> tuple[Any, tuple[int, ...], str] | None:
+        """The same pixels as ``decode``, as a ``(3, H, W)`` uint8 tensor, for plain JPEGs; else None."""
+        out = decode_jpeg_tensor(fetched.data, ctx.limits)
+        return None if out is None else (out[0], out[1], "jpeg")

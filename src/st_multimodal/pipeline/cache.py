@@ -6,12 +6,21 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-__all__ = ["EmbeddingCache", "DecodedCache", "cache_key", "decoded_nbytes"]
+__all__ = ["DecodedCache", "EmbeddingCache", "cache_key", "decoded_nbytes"]
+
+
+_CHUNK = 500
+"""Keys per SQL query (SQLite allows 999 parameters in older builds)."""
+
+
+def _signature_text(sig: Any) -> str:
+    return f"{sig.device}:{sig.inode}:{sig.size}:{sig.mtime_ns}:{sig.ctime_ns}"
 
 
 def cache_key(*parts: Any) -> str:
@@ -27,7 +36,15 @@ class EmbeddingCache:
     """Embeddings on disk, keyed by content hash + model fingerprint + preprocessing settings + prompt.
 
     One SQLite file (WAL mode); safe across threads and processes. Values are float32 vectors.
+
+    It also remembers the content hash of each local file it has seen, with the file's signature
+    (device, inode, size, mtime, ctime): a re-run finds the key of an unchanged file without reading it.
+    A file changed in place gets a new ctime (which no user call can set back), so it is read again;
+    files changed less than ``settle_seconds`` before they were read are not remembered, which keeps
+    that true on file systems with coarse timestamps (the rule ``git`` uses for its index).
     """
+
+    settle_seconds: float = 2.0
 
     def __init__(self, path: str | os.PathLike):
         path = os.fspath(path)
@@ -40,6 +57,7 @@ class EmbeddingCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, dtype TEXT, vector BLOB)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, signature TEXT, content_hash TEXT, modality TEXT)")
         self.hits = 0
         self.misses = 0
 
@@ -51,6 +69,48 @@ class EmbeddingCache:
                 return None
             self.hits += 1
         return np.frombuffer(row[1], dtype=np.dtype(row[0])).copy()
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys`` (one query per 500 keys); counts hits and misses."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for key, dtype, blob in self._db.execute(
+                        f"SELECT key, dtype, vector FROM embeddings WHERE key IN ({marks})", chunk):
+                    found[key] = np.frombuffer(blob, dtype=np.dtype(dtype)).copy()
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
+        return found
+
+    def file_contents(self, signatures: list[Any]) -> dict[str, tuple[str, str]]:
+        """``{path: (content hash, modality)}`` remembered for files whose signature is unchanged."""
+        wanted = {sig.path: _signature_text(sig) for sig in signatures}
+        found: dict[str, tuple[str, str]] = {}
+        paths = list(wanted)
+        with self._lock:
+            for start in range(0, len(paths), _CHUNK):
+                chunk = paths[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for path, signature, content_hash, modality in self._db.execute(
+                        f"SELECT path, signature, content_hash, modality FROM files WHERE path IN ({marks})", chunk):
+                    if wanted.get(path) == signature:
+                        found[path] = (content_hash, modality)
+        return found
+
+    def remember_files(self, items: list[tuple[Any, str, str]]) -> None:
+        """Remember ``(signature, content hash, modality)`` of files read in this run, so an unchanged file
+        is not read again to find its key. Files changed in the last 2 s are skipped (see ``FileSignature.settled``)."""
+        now = time.time_ns()
+        rows = [(sig.path, _signature_text(sig), content_hash, modality)
+                for sig, content_hash, modality in items if sig.settled(now, self.settle_seconds)]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
 
     def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
         rows = [(key, np.asarray(v).dtype.str, np.ascontiguousarray(v).tobytes()) for key, v in items]
@@ -66,6 +126,7 @@ class EmbeddingCache:
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM embeddings")
+            self._db.execute("DELETE FROM files")
 
     def close(self) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 The stages overlap::
 
-    fetch workers (fetch, hash, cache lookup)        ── many (I/O-bound), ordered, bounded window
-      -> decode workers (bytes -> media)             ── one per core
+    fetch workers (remote inputs: fetch, hash, cache lookup)  ── many (I/O-bound), ordered, bounded window
+      -> decode workers (bytes -> media; local inputs    ── one per core
+         are read, hashed and looked up here too)
       -> bucketer (group by modality key)            ── producer thread; text length-sorted in a window
       -> preprocess workers (processor -> tensors)   ── at most ``prefetch_batches`` ahead
       -> forward (caller's thread: device copy, model)  ── rows tagged with their input index
@@ -26,8 +27,9 @@ from typing import Any
 from ..errors import DecodeError, MultimodalInputError
 from ..types import Failure
 from .batching import Batch, Bucketer
+from .threads import one_torch_thread, restoring_torch_threads
 
-__all__ = ["Prepared", "Row", "Pipeline", "is_out_of_memory"]
+__all__ = ["Pipeline", "Prepared", "Row", "is_out_of_memory"]
 
 _DONE = object()
 
@@ -41,7 +43,7 @@ class Prepared:
     extra: Any = None
     row: Any = None
     source: str = ""
-    then: Callable[[], "Prepared"] | None = None
+    then: Callable[[], Prepared] | None = None
     """CPU-bound rest of the work (decoding), run on the decode workers instead of the fetch workers."""
 
 
@@ -72,8 +74,7 @@ class Pipeline:
         *,
         batch_size: int,
         length_of: Callable[[Any], int],
-        resolve_workers: int = 4,
-        remote_workers: int | None = None,
+        remote_workers: int = 8,
         is_remote: Callable[[Any], bool] | None = None,
         decode_workers: int | None = None,
         preprocess_workers: int = 1,
@@ -85,15 +86,14 @@ class Pipeline:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         self.batch_size = batch_size
         self.length_of = length_of
-        self.resolve_workers = max(1, resolve_workers)
-        self.remote_workers = max(1, remote_workers or self.resolve_workers)
+        self.remote_workers = max(1, remote_workers)
         self.is_remote = is_remote
         self.decode_workers = max(1, decode_workers or os.cpu_count() or 2)
         self.preprocess_workers = max(1, preprocess_workers)
         self.prefetch_batches = max(1, prefetch_batches)
         self.sort_window = sort_window
         self.sort_keys = sort_keys or is_text_key
-        self.resolve_window = max(2 * batch_size, 4 * self.resolve_workers, 2 * self.remote_workers)
+        self.resolve_window = max(2 * batch_size, 4 * self.decode_workers, 2 * self.remote_workers)
 
     def run(
         self,
@@ -104,6 +104,10 @@ class Pipeline:
         forward: Callable[[Batch, Any], Sequence[Any]],
     ) -> Iterator[Row | Failure]:
         """Yield a Row per input that produced output and a Failure per input that did not."""
+        with restoring_torch_threads():
+            yield from self._run(entries, resolve, prepare, forward)
+
+    def _run(self, entries, resolve, prepare, forward) -> Iterator[Row | Failure]:
         out: queue.Queue = queue.Queue()
         slots = threading.BoundedSemaphore(self.prefetch_batches)
         stop = threading.Event()
@@ -146,12 +150,12 @@ class Pipeline:
     # -- producer thread ------------------------------------------------------------------------------
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
-        resolvers = _Fetchers(self.resolve_workers, self.remote_workers if self.is_remote else 0, self.is_remote)
-        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode")
-        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
+        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode", initializer=one_torch_thread)
+        resolvers = _Fetchers(decoders, self.remote_workers if self.is_remote else 0, self.is_remote)
+        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare", initializer=one_torch_thread)
         try:
             bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
-            for index, outcome in self._resolved_in_order(entries, resolve, resolvers, decoders, stop):
+            for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
                 if isinstance(outcome, Failure) or outcome.row is not None:
                     out.put(outcome if isinstance(outcome, Failure) else Row(index, outcome.row))
                     continue
@@ -169,12 +173,12 @@ class Pipeline:
             preparers.shutdown(wait=True, cancel_futures=stop.is_set())
             out.put(_DONE)
 
-    def _resolved_in_order(self, entries, resolve, resolvers: "_Fetchers", decoders: ThreadPoolExecutor,
-                           stop: threading.Event):
+    def _resolved_in_order(self, entries, resolve, resolvers: _Fetchers, stop: threading.Event):
         """Resolve ahead in a bounded window; yield ``(index, Prepared | Failure)`` in input order.
 
-        Fetch workers (many: they mostly wait on I/O) hand CPU-bound continuations (``Prepared.then``,
-        decoding) to the decode workers (one per core), so fetches overlap without oversubscribing the cores.
+        Remote fetch workers (many: they mostly wait on I/O) hand CPU-bound continuations (``Prepared.then``,
+        decoding) to the decode workers (one per core), so fetches overlap without oversubscribing the cores;
+        local inputs are resolved and decoded on a decode worker in one go.
         """
         pending: deque[tuple[int, Future]] = deque()
         iterator = iter(entries)
@@ -186,7 +190,7 @@ class Pipeline:
                 except StopIteration:
                     exhausted = True
                     break
-                pending.append((index, resolvers.submit(_resolve_one, resolve, index, raw, decoders)))
+                pending.append((index, resolvers.submit(_resolve_one, resolve, index, raw)))
             if not pending:
                 return
             index, future = pending.popleft()
@@ -202,21 +206,23 @@ class Pipeline:
 
 
 class _Fetchers:
-    """The fetch workers: a few for local inputs, more for remote ones (they mostly wait on the network)."""
+    """Where each input is resolved: remote inputs on fetch workers (many: they mostly wait on the network),
+    which hand decoding to the decode workers; local inputs straight on a decode worker, fetch and decode
+    in one go (reading a local file is cheap, and every hand-off between threads costs CPU)."""
 
-    def __init__(self, local: int, remote: int, is_remote: Callable[[Any], bool] | None):
-        self.local = ThreadPoolExecutor(local, thread_name_prefix="st-mm-resolve")
+    def __init__(self, decoders: ThreadPoolExecutor, remote: int, is_remote: Callable[[Any], bool] | None):
+        self.decoders = decoders
         self.remote = ThreadPoolExecutor(remote, thread_name_prefix="st-mm-fetch") if remote else None
         self.is_remote = is_remote
 
-    def submit(self, fn, resolve, index: int, raw: Any, decoders) -> Future:
-        remote = self.remote is not None and self.is_remote(raw)
-        return (self.remote if remote else self.local).submit(fn, resolve, index, raw, decoders)
+    def submit(self, fn, resolve, index: int, raw: Any) -> Future:
+        if self.remote is not None and self.is_remote(raw):
+            return self.remote.submit(fn, resolve, index, raw, self.decoders)
+        return self.decoders.submit(fn, resolve, index, raw, None)
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        for pool in (self.local, self.remote):
-            if pool is not None:
-                pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self.remote is not None:
+            self.remote.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class _Stopped(Exception):

@@ -56,7 +56,16 @@ def resolve_fetched(fetched: FetchedBytes, ctx: ResolveContext) -> Resolved:
         decoded = dataclasses.replace(provenance, decoded_size=tuple(decoded_size), mime=format_name)
         return Resolved(modality_of(value, decoder.modality), value, decoded)
 
-    return Resolved(decoder.modality, None, provenance, loader=load)
+    decode_tensor = getattr(decoder, "decode_tensor", None)
+
+    def load_tensor() -> Resolved | None:
+        out = decode_tensor(fetched, ctx)
+        if out is None:
+            return None
+        value, decoded_size, format_name = out
+        return Resolved("image", value, dataclasses.replace(provenance, decoded_size=tuple(decoded_size), mime=format_name))
+
+    return Resolved(decoder.modality, None, provenance, loader=load, tensor_loader=load_tensor if decode_tensor else None)
 
 
 def image_resolved(image: Any, ctx: ResolveContext, source: str) -> Resolved:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import re
 import stat
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from ..errors import BlockedSourceError, FetchError, LimitExceededError
 from ..policy import FetchPolicy
 from ..types import FetchedBytes, ResolveContext
 
-__all__ = ["FileSource", "path_from_location"]
+__all__ = ["FileSignature", "FileSource", "path_from_location"]
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[\\/]")
 _LOCAL_HOSTS = ("", "localhost")
@@ -59,6 +60,34 @@ def _check_roots(real: str, policy: FetchPolicy) -> None:
         )
 
 
+class FileSignature(NamedTuple):
+    """A local file's identity while its content is unchanged (what ``git status`` compares)."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    def settled(self, now_ns: int, margin_s: float = 2.0) -> bool:
+        """True if the file was last changed at least ``margin_s`` before ``now_ns``: a later change in
+        place then moves its mtime or ctime even on file systems with coarse (up to 2 s) timestamps."""
+        return now_ns - max(self.mtime_ns, self.ctime_ns) >= margin_s * 1e9
+
+
+def _checked_path(location: str | os.PathLike[str], policy: FetchPolicy) -> tuple[str, str]:
+    """(path as named, path to open) after the policy's checks on local files."""
+    if not policy.allow_files:
+        raise BlockedSourceError("local files are not allowed (FetchPolicy.allow_files=False)")
+    path = path_from_location(location)
+    real = path
+    if policy.file_roots is not None:  # confinement is checked on the resolved path (symlinks followed)
+        real = os.path.realpath(path)
+        _check_roots(real, policy)
+    return path, real
+
+
 class FileSource:
     """Reads local files under the fetch policy."""
 
@@ -73,14 +102,23 @@ class FileSource:
         except (FetchError, LimitExceededError) as exc:
             raise exc.at(source=source)
 
+    def signature(self, location: str | os.PathLike[str], ctx: ResolveContext) -> FileSignature | None:
+        """What ``fetch`` would read, identified without reading it: None if ``fetch`` would refuse or fail.
+
+        The identity of an unchanged file (``st_dev``, ``st_ino``, size, ``st_mtime_ns``, ``st_ctime_ns``), for
+        caches that remember a file's content hash (see ``EmbeddingCache``).
+        """
+        try:
+            _, real = _checked_path(location, ctx.fetch_policy)
+            info = os.stat(real)
+        except (FetchError, OSError, ValueError):
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > ctx.fetch_policy.max_bytes:
+            return None
+        return FileSignature(os.path.abspath(real), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
     def _read(self, location: str | os.PathLike[str], policy: FetchPolicy, source: str) -> FetchedBytes:
-        if not policy.allow_files:
-            raise BlockedSourceError("local files are not allowed (FetchPolicy.allow_files=False)")
-        path = path_from_location(location)
-        real = path
-        if policy.file_roots is not None:  # confinement is checked on the resolved path (symlinks followed)
-            real = os.path.realpath(path)
-            _check_roots(real, policy)
+        path, real = _checked_path(location, policy)
         try:
             fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError as exc:

@@ -1,0 +1,81 @@
+"""The image processor's own resize, run ahead on the decode workers, so the processor's becomes a no-op.
+
+Torchvision (fast) image processors make every image contiguous and then resize it, one at a time, in
+the preprocessing step. For a freshly decoded image, which is channels-last in memory, that copy costs
+as much as the resize, and a resize of the channels-last view takes half the time of the same resize of
+the contiguous copy (same kernel, bit-identical output; checked in the tests). So the decode workers,
+which run in parallel, call the processor's ``resize`` on the channels-last view; the processor then
+finds an image already at its target size, and torchvision returns it untouched.
+
+Only done where the result is provably the same: a torchvision processor whose ``_preprocess`` is the
+base one, a ``shortest_edge`` or ``height``/``width`` size, no per-call processor options, and an
+output size the processor would not change again. Otherwise the image goes on as it came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ImagePreResizer"]
+
+
+class ImagePreResizer:
+    """Calls ``image_processor.resize`` on uint8 ``(3, H, W)`` images where that provably changes nothing downstream."""
+
+    def __init__(self, image_processor: Any):
+        self.image_processor = image_processor
+
+    @classmethod
+    def for_processor(cls, processor: Any) -> ImagePreResizer | None:
+        """A resizer for this model's processor, or None where running the resize ahead is not provably exact."""
+        image_processor = getattr(processor, "image_processor", None)
+        try:
+            from transformers.image_processing_backends import TorchvisionBackend
+        except ImportError:  # pragma: no cover - older transformers
+            return None
+        if not isinstance(image_processor, TorchvisionBackend) or not getattr(image_processor, "do_resize", False):
+            return None
+        if type(image_processor)._preprocess is not TorchvisionBackend._preprocess:
+            return None  # a processor with its own resize logic (e.g. Qwen-VL's smart resize)
+        if _target(image_processor.size) is None:
+            return None
+        return cls(image_processor)
+
+    def __call__(self, image: Any) -> Any:
+        import torch
+
+        if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] != 3:
+            return image
+        if image.device.type != "cpu":
+            return image
+        size = _size_dict(self.image_processor.size)
+        resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+        if _target(size, tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
+            return image  # the processor would resize again: hand it the original
+        return resized.contiguous()
+
+
+def _size_dict(size: Any) -> Any:
+    from transformers.image_processing_utils import SizeDict
+
+    return size if isinstance(size, SizeDict) else SizeDict(**size)
+
+
+def _target(size: Any, current: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """The (height, width) the processor resizes an image of ``current`` size to; None if unsupported."""
+    size = _size_dict(size)
+    if size.longest_edge or size.max_height or size.max_width:
+        return None
+    if size.height and size.width and not size.shortest_edge:
+        return int(size.height), int(size.width)
+    if size.shortest_edge and not (size.height or size.width):
+        if current is None:
+            return (0, 0)  # supported; depends on the image
+        import numpy as np
+        from transformers.image_transforms import get_resize_output_image_size
+        from transformers.image_utils import ChannelDimension
+
+        probe = np.empty((1, *current), dtype=np.uint8)  # only the shape is read
+        return tuple(get_resize_output_image_size(probe, size=size.shortest_edge, default_to_square=False,
+                                                  input_data_format=ChannelDimension.FIRST))
+    return None
