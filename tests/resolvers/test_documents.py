@@ -259,3 +259,20 @@ class TestResolvingAPage:
         path.write_bytes(PDF)
         with pytest.raises(UnsupportedInputError, match="as_document"):
             stm.resolve(stm.as_image(str(path)), CTX)
+
+
+class TestErrors:
+    def test_new_errors_survive_pickling(self):
+        import pickle
+
+        error = PageOutOfRangeError("page 9 is not in the PDF", page=9, page_count=3, index=2, source="r.pdf")
+        again = pickle.loads(pickle.dumps(error))
+        assert (again.page, again.page_count, again.index, str(again)) == (9, 3, 2, str(error))
+        assert isinstance(again, IndexError)
+        encrypted = pickle.loads(pickle.dumps(EncryptedDocumentError("locked", index=1)))
+        assert isinstance(encrypted, DecodeError) and encrypted.index == 1
+
+    def test_failure_keeps_its_page_when_renumbered(self):
+        failure = stm.Failure(index=4, source="r.pdf#page=2", error=DecodeError("bad", index=4), page=2)
+        moved = failure.renumbered(1)
+        assert (moved.index, moved.page, moved.error.index) == (1, 2, 1)
