@@ -16,7 +16,7 @@ from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cac
 from .pipeline.device import features_to_device, pin_features
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
-from .resolvers.expansion import document_of
+from .resolvers.expansion import has_documents
 from .sources.base import scheme_of
 from .types import Failure, Resolved, ResolveContext
 from .upstream import upstream_value
@@ -119,11 +119,9 @@ class MultimodalMixin:
         """PDF inputs replaced by their pages (None when there are none: the usual path stays as it was)."""
         if not isinstance(inputs, ExpandedInputs):
             items = [inputs] if self.is_singular_input(inputs) else inputs
-            side = (lambda raw: raw[1] if isinstance(raw, (list, tuple)) and len(raw) == 2 else None) if self._pair_inputs else None
-            ctx = options.ctx
-            if not isinstance(items, Iterable) or not any(document_of(side(x) if side else x, ctx) for x in items):
+            if not isinstance(items, Iterable) or not has_documents(items, options.ctx, self._pair_inputs):
                 return None
-            inputs = expand_documents(list(items), ctx, on_error=options.on_error, pairs=self._pair_inputs)
+            inputs = expand_documents(list(items), options.ctx, on_error=options.on_error, pairs=self._pair_inputs)
         if inputs.failures and options.on_error == "raise":
             raise inputs.failures[0].error
         return inputs

@@ -25,7 +25,7 @@ from .pages import Spans, select_pages
 from .strings import is_location
 from .typed import TypedInput
 
-__all__ = ["ExpandedInputs", "expand_documents", "document_of", "page_id"]
+__all__ = ["ExpandedInputs", "expand_documents", "document_of", "has_documents", "page_id"]
 
 _PDF_MIME = "application/pdf"
 
@@ -72,6 +72,8 @@ def _pdf_location(text: str, strict: bool) -> bool:
 
 
 def _starts_pdf(data: Any) -> bool:
+    if not isinstance(data, memoryview):
+        return data[:5] == b"%PDF-"
     try:
         return bytes(memoryview(data).cast("B")[:5]) == b"%PDF-"
     except (TypeError, ValueError):
@@ -89,6 +91,11 @@ def document_of(raw: Any, ctx: ResolveContext) -> tuple[Any, Spans | None] | Non
     if isinstance(raw, os.PathLike):
         return (raw, None) if os.fspath(raw).lower().endswith(".pdf") else None
     return None
+
+
+def has_documents(items: Iterable[Any], ctx: ResolveContext, pairs: bool = False) -> bool:
+    """True if any input (or, for pairs, any document side) is a document (cheap: no I/O)."""
+    return any(document_of(_side(raw, pairs), ctx) is not None for raw in items)
 
 
 def _fetch(value: Any, ctx: ResolveContext) -> FetchedBytes:
