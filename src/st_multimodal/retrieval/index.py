@@ -25,12 +25,12 @@ from .rerank import order_by, rerank_scores
 
 __all__ = ["MultimodalIndex"]
 
+logger = logging.getLogger(__name__)
+
 
 def _row_metadata(metadata: dict | None, position: int, page: int | None) -> dict | None:
     """A page's metadata: the caller's, plus where the page came from (``input_index``, ``page``)."""
     return metadata if page is None else {**(metadata or {}), "input_index": position, "page": page}
-
-logger = logging.getLogger(__name__)
 
 
 class MultimodalIndex:
