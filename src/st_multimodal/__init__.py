@@ -10,16 +10,31 @@ from __future__ import annotations
 from .errors import (
     BlockedSourceError,
     DecodeError,
+    EncryptedDocumentError,
     FetchError,
     LimitExceededError,
     MissingDependencyError,
     ModalityNotSupportedError,
     MultimodalInputError,
+    PageOutOfRangeError,
     UnsupportedInputError,
 )
 from .policy import DecodeLimits, FetchPolicy
 from .registry import Registry, RegistryError
-from .resolvers import RESOLVERS, TypedInput, as_audio, as_image, as_text, as_video, register_resolver, resolve
+from .resolvers import (
+    RESOLVERS,
+    DocumentPage,
+    ExpandedInputs,
+    TypedInput,
+    as_audio,
+    as_document,
+    as_image,
+    as_text,
+    as_video,
+    expand_documents,
+    register_resolver,
+    resolve,
+)
 from .sources.base import SOURCES, register_source
 from .decoders.base import DECODERS, register_decoder
 from .types import Failure, Provenance, Resolved, ResolveContext
@@ -47,10 +62,16 @@ __all__ = [
     "DecodeError",
     "LimitExceededError",
     "MissingDependencyError",
+    "EncryptedDocumentError",
+    "PageOutOfRangeError",
     "as_text",
     "as_image",
     "as_audio",
     "as_video",
+    "as_document",
+    "expand_documents",
+    "ExpandedInputs",
+    "DocumentPage",
     "TypedInput",
     "resolve",
     "register_resolver",

@@ -10,6 +10,8 @@ of where it came from) and name both in their message::
      ├── FetchError(…, OSError)                       .status, .transient
      │    └── BlockedSourceError(…, PermissionError)  the fetch policy forbids this source
      ├── DecodeError(…, ValueError)                   the bytes are not valid media
+     │    └── EncryptedDocumentError                  a password-protected PDF
+     ├── PageOutOfRangeError(…, IndexError)           .page, .page_count: a selected page is not in the PDF
      ├── LimitExceededError(…, ValueError)            .limit_name, .limit, .actual
      └── MissingDependencyError(…, ImportError)       .package, .extra
 
@@ -27,6 +29,8 @@ __all__ = [
     "FetchError",
     "BlockedSourceError",
     "DecodeError",
+    "EncryptedDocumentError",
+    "PageOutOfRangeError",
     "LimitExceededError",
     "MissingDependencyError",
     "describe_source",
@@ -36,7 +40,12 @@ _MAX_SOURCE_CHARS = 120
 
 
 def describe_source(value: Any) -> str:
-    """A short, printable description of an input, safe to put in a message or a log."""
+    """A short, printable description of an input, safe to put in a message or a log.
+
+    An object may describe itself with a ``__describe_source__()`` method (a PDF page: ``"report.pdf#page=3"``).
+    """
+    if hasattr(type(value), "__describe_source__"):
+        return str(value.__describe_source__())  # already short: not cut (a page keeps its "#page=N")
     if isinstance(value, str):
         text = value if not value.startswith("data:") else value.split(",", 1)[0] + ",…"
     elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -123,6 +132,17 @@ class BlockedSourceError(FetchError, PermissionError):
 
 class DecodeError(MultimodalInputError, ValueError):
     """The bytes or array are not valid media of any known kind."""
+
+
+class EncryptedDocumentError(DecodeError):
+    """The PDF is encrypted with a password; decrypt it first (e.g. ``qpdf --decrypt``)."""
+
+
+class PageOutOfRangeError(MultimodalInputError, IndexError):
+    """A selected page is not in the document. ``.page`` is the page asked for, ``.page_count`` how many there are."""
+
+    def __init__(self, message: str, *, page: int, page_count: int, **kw: Any):
+        super().__init__(message, page=page, page_count=page_count, **kw)
 
 
 class LimitExceededError(MultimodalInputError, ValueError):

@@ -11,30 +11,18 @@ from typing import Any, Literal
 import torch
 from tqdm.auto import tqdm
 
-from .errors import ModalityNotSupportedError
-from .pipeline import (
-    DecodedCache,
-    EmbeddingCache,
-    Pipeline,
-    Prepared,
-    Row,
-    cache_key,
-    model_fingerprint,
-)
+from .errors import ModalityNotSupportedError, MultimodalInputError
+from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
 from .pipeline.device import features_to_device, pin_features
 from .pipeline.preresize import ImagePreResizer
-from .policy import (
-    DEFAULT_DECODE_LIMITS,
-    DEFAULT_FETCH_POLICY,
-    DecodeLimits,
-    FetchPolicy,
-)
-from .resolvers import materialize_located, resolve
+from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
+from .resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
+from .resolvers.expansion import has_documents
 from .sources.base import scheme_of
 from .types import Failure, ResolveContext, Resolved
 from .upstream import upstream_value
 
-__all__ = ["CallOptions", "MultimodalMixin", "OnError"]
+__all__ = ["CallOptions", "MultimodalMixin", "OnError", "at_input_positions"]
 
 OnError = Literal["raise", "skip"]
 _CALL: contextvars.ContextVar[CallOptions | None] = contextvars.ContextVar("st_multimodal_call", default=None)
@@ -56,6 +44,9 @@ class CallOptions:
 
 class MultimodalMixin:
     """Resolving, batching by modality and the pipelined loop, for SentenceTransformer and CrossEncoder."""
+
+    _pair_inputs = False
+    """True where each input is a (query, document) pair: a PDF on the document side expands into one pair per page."""
 
     def _setup_multimodal(
         self,
@@ -109,12 +100,32 @@ class MultimodalMixin:
         """Run upstream's ``encode``/``predict`` with this call's options visible to our ``_inference``."""
         options = self._call_options(on_error, fetch_policy, limits, strict, use_cache)
         inputs = materialize_inputs(inputs, self.is_singular_input)
+        expanded = self._expand_documents(inputs, options)
+        if expanded is not None:
+            inputs = list(expanded)
         token = _CALL.set(options)
         try:
             result = method(inputs, *args, **kwargs)
+        except MultimodalInputError as exc:
+            if expanded is not None and exc.index is not None and 0 <= exc.index < len(expanded.origins):
+                exc.renumbered(expanded.origins[exc.index])  # the caller's position, not the page's
+            raise
         finally:
             _CALL.reset(token)
+        if expanded is not None:
+            options.failures = at_input_positions(expanded, options.failures)
         return (result, options.failures) if return_failures else result
+
+    def _expand_documents(self, inputs: Any, options: CallOptions) -> ExpandedInputs | None:
+        """PDF inputs replaced by their pages (None when there are none: the usual path stays as it was)."""
+        if not isinstance(inputs, ExpandedInputs):
+            items = [inputs] if self.is_singular_input(inputs) else inputs
+            if not isinstance(items, Iterable) or not has_documents(items, options.ctx, self._pair_inputs):
+                return None
+            inputs = expand_documents(list(items), options.ctx, on_error=options.on_error, pairs=self._pair_inputs)
+        if inputs.failures and options.on_error == "raise":
+            raise inputs.failures[0].error
+        return inputs
 
     def _current_options(self) -> CallOptions:
         return _CALL.get() or self._call_options("raise", None, None, None, True)
@@ -241,6 +252,13 @@ class MultimodalMixin:
                     options.failures.append(event)
                     continue
                 yield event
+
+
+def at_input_positions(expanded: ExpandedInputs, failures: list[Failure]) -> list[Failure]:
+    """Failures of an expanded call moved to the caller's positions (with their page), plus the documents that
+    could not be expanded, ordered by position."""
+    moved = [f.renumbered(expanded.origins[f.index], expanded.pages[f.index]) for f in failures]
+    return sorted([*expanded.failures, *moved], key=lambda f: (f.index, f.page or 0))
 
 
 def is_remote_input(raw: Any) -> bool:

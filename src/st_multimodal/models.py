@@ -18,6 +18,7 @@ from .model_fixes import apply_model_fixes
 from .pipeline import Prepared, cache_key
 from .pipeline.cache_prepass import answer_from_cache
 from .policy import DecodeLimits, FetchPolicy
+from .resolvers import ExpandedInputs, expand_documents
 
 __all__ = ["CrossEncoder", "SentenceTransformer"]
 
@@ -176,7 +177,10 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
 
     Takes the same extra constructor arguments as :class:`SentenceTransformer`. A generative VLM folder
     without Sentence Transformers files is assembled as Transformer(any-to-any) + LogitScore("yes", "no").
+    A PDF on the document side of a pair is scored page by page (one pair, and one score, per page).
     """
+
+    _pair_inputs = True
 
     def __init__(self, *args: Any, **kwargs: Any):
         ours, upstream = _split_init_kwargs(kwargs)
@@ -221,15 +225,19 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
         strict: bool | None = None,
         **kwargs: Any,
     ):
-        """Upstream ``rank``; with ``on_error="skip"`` failed documents are left out (see ``return_failures``)."""
+        """Upstream ``rank``; with ``on_error="skip"`` failed documents are left out (see ``return_failures``).
+
+        A PDF document is scored page by page: one result per page, with ``"page"`` next to its ``corpus_id``.
+        """
         documents = list(documents)
-        scores, failures = self.predict(
-            [(query, doc) for doc in documents], convert_to_tensor=True, on_error=on_error, return_failures=True,
+        expanded = expand_documents(documents, self.resolve_context(fetch_policy, limits, strict), on_error=on_error)
+        pairs = ExpandedInputs([(query, doc) for doc in expanded], expanded.origins, expanded.pages, expanded.failures, len(documents))
+        scores, failures = self.predict(  # failures come back at the documents' positions
+            pairs, convert_to_tensor=True, on_error=on_error, return_failures=True,
             fetch_policy=fetch_policy, limits=limits, strict=strict, **kwargs,
         )
-        failed = {f.index for f in failures}
-        corpus_ids = [i for i in range(len(documents)) if i not in failed]
-        results = [{"corpus_id": i, "score": float(s)} for i, s in zip(corpus_ids, scores.tolist())]
+        results = [{"corpus_id": i, "score": float(s), **({} if page is None else {"page": page})}
+                   for (i, page), s in zip(expanded.rows(failures), scores.tolist())]
         if return_documents:
             for result in results:
                 result["text"] = documents[result["corpus_id"]]

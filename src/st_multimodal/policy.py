@@ -101,6 +101,12 @@ class DecodeLimits(_Replaceable):
     """Also decode a video's audio track."""
     max_array_elements: int = 512 * MiB
     """Largest in-memory array accepted (elements)."""
+    pdf_dpi: float = 150.0
+    """Resolution PDF pages are rendered at (72 = one pixel per point; an A4 page at 150 is 1240 x 1754)."""
+    pdf_max_pixels_per_page: int = 2048 * 2048
+    """Largest rendered page (width x height): bigger pages are rendered at a lower scale to fit (never refused)."""
+    pdf_max_pages: int = 1000
+    """Most pages one PDF input may expand into (after page selection); more is a LimitExceededError."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -109,6 +115,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits video frame counts must be >= 1")
         if self.video_fps <= 0 or self.max_audio_seconds <= 0:
             raise ValueError("DecodeLimits.video_fps and max_audio_seconds must be > 0")
+        if self.pdf_dpi <= 0 or self.pdf_max_pixels_per_page < 1 or self.pdf_max_pages < 1:
+            raise ValueError("DecodeLimits.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

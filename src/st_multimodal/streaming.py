@@ -7,6 +7,8 @@ Layout of the output folder::
     chunk-00000.ids.json     their ids, same order
     chunk-00000.failures.jsonl   one line per failed input: id, index, source, error type and message
 
+A PDF input gives one row per page, with the id ``"<id>#page=N"``.
+
 A chunk becomes visible only when the manifest names it, and files are written to a temporary
 name, flushed and renamed first, so a run killed at any moment (even ``kill -9``) resumes at the
 first uncommitted chunk without losing or duplicating a row.
@@ -25,6 +27,9 @@ from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from .resolvers import ExpandedInputs, expand_documents
+from .resolvers.expansion import page_id
 
 __all__ = ["encode_to_disk", "load_embeddings", "EncodeReport"]
 
@@ -117,20 +122,24 @@ def encode_to_disk(
 
 def _encode_chunk(model, chunk, folder: str, number: int, manifest: dict, report: EncodeReport, batch_size: int, encode_kwargs: dict) -> None:
     chunk_ids = [item_id for item_id, _ in chunk]
+    values = [value for _, value in chunk]
+    if hasattr(model, "resolve_context"):  # PDFs: one row per page, with the id "<id>#page=N"
+        values = expand_documents(values, model, on_error="skip")
     embeddings, failures = model.encode(
-        [value for _, value in chunk], batch_size=batch_size, on_error="skip", return_failures=True,
+        values, batch_size=batch_size, on_error="skip", return_failures=True,
         convert_to_numpy=True, show_progress_bar=False, **encode_kwargs,
     )
+    rows = values.rows(failures) if isinstance(values, ExpandedInputs) else [(i, None) for i in range(len(chunk))]
+    failed = {(f.index, f.page) for f in failures}
+    kept_ids = [_row_id(chunk_ids[i], page) for i, page in rows if (i, page) not in failed]
     offset = number * manifest["chunk_size"]
     failures = [f.renumbered(f.index + offset) for f in failures]  # positions in the whole input
-    failed = {f.index - offset for f in failures}
-    kept_ids = [item_id for position, item_id in enumerate(chunk_ids) if position not in failed]
     name = f"chunk-{number:05d}"
     array = np.asarray(embeddings, dtype=np.float32).reshape(len(kept_ids), -1) if kept_ids else np.empty((0, 0), np.float32)
     _write_atomic(os.path.join(folder, f"{name}.npy"), lambda h: np.save(h, array))
     _write_atomic(os.path.join(folder, f"{name}.ids.json"), lambda h: h.write(json.dumps(kept_ids).encode()))
     lines = [
-        json.dumps({"id": chunk_ids[f.index - offset], "index": f.index, "source": f.source,
+        json.dumps({"id": _row_id(chunk_ids[f.index - offset], f.page), "index": f.index, "source": f.source,
                     "error": type(f.error).__name__, "message": str(f.error)}, default=str)
         for f in failures
     ]
@@ -140,6 +149,10 @@ def _encode_chunk(model, chunk, folder: str, number: int, manifest: dict, report
     report.encoded += len(kept_ids)
     report.failed += len(failures)
     report.chunks.append(name)
+
+
+def _row_id(item_id: Any, page: int | None) -> Any:
+    return item_id if page is None else page_id(item_id, page)
 
 
 def load_embeddings(path: str | os.PathLike, *, mmap: bool = True) -> tuple[list[Any], np.ndarray, list[dict]]:

@@ -69,15 +69,17 @@ class Resolved:
 
 @dataclass(frozen=True)
 class Failure:
-    """One input that could not be used: its position, its source and the typed error."""
+    """One input that could not be used: its position, its source and the typed error (and page, for PDFs)."""
 
     index: int
     source: str
     error: MultimodalInputError
+    page: int | None = None
+    """For a page of a PDF input: its 1-based page number (``index`` is then the PDF's position)."""
 
-    def renumbered(self, index: int) -> "Failure":
+    def renumbered(self, index: int, page: int | None = None) -> "Failure":
         """The same failure at position ``index`` of the caller's input (its error renumbered too)."""
-        return Failure(index=index, source=self.source, error=self.error.renumbered(index))
+        return Failure(index=index, source=self.source, error=self.error.renumbered(index), page=page if page is not None else self.page)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ class _ChunkEncoder:
     def __init__(self, model: Any, on_error: str, bar: Any, offset: int = 0):
         self.model, self.on_error, self.bar, self.offset, self.failed = model, on_error, bar, offset, 0
 
+    def resolve_context(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model.resolve_context(*args, **kwargs)
+
     def encode(self, inputs: Any, **kwargs: Any) -> Any:
         from ..errors import MultimodalInputError
 
@@ -85,9 +88,10 @@ class _ChunkEncoder:
             if exc.index is not None:
                 exc.index += self.offset  # the message is rendered from .index
             raise
-        self.offset += len(inputs)
+        count = getattr(inputs, "input_count", len(inputs))  # PDF pages: count the inputs, not the pages
+        self.offset += count
         self.failed += len(failures)
-        self.bar.update(len(inputs))
+        self.bar.update(count)
         self.bar.set_postfix(failed=self.failed)
         return embeddings, failures
 

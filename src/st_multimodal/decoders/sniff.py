@@ -13,11 +13,13 @@ import os
 from typing import Any
 from urllib.parse import urlparse
 
-from ..errors import DecodeError, MultimodalInputError
+from ..errors import DecodeError, MultimodalInputError, UnsupportedInputError
 from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
 from .base import DECODERS, SNIFF_BYTES, Decoder
 
-__all__ = ["choose_decoder", "decode_fetched", "sniff_format", "describe_prefix", "modality_of"]
+__all__ = ["choose_decoder", "decode_fetched", "sniff_format", "describe_prefix", "modality_of", "is_pdf", "PDF_MAGIC"]
+
+PDF_MAGIC = b"%PDF-"
 
 _GENERIC_MIMES = ("application/octet-stream", "binary/octet-stream", "application/unknown", "")
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
@@ -93,6 +95,11 @@ def _video_format(p: bytes) -> str | None:
 _SNIFFERS = (("image", _image_format), ("audio", _audio_format), ("video", _video_format))
 
 
+def is_pdf(prefix: bytes) -> bool:
+    """True if these leading bytes are a PDF document (``%PDF-``)."""
+    return bytes(prefix[: len(PDF_MAGIC)]) == PDF_MAGIC
+
+
 def sniff_format(prefix: bytes, modality: str | None = None) -> str | None:
     """The format name these leading bytes announce (optionally only formats of one modality)."""
     for name, sniffer in _SNIFFERS:
@@ -146,6 +153,11 @@ def choose_decoder(fetched: FetchedBytes) -> Decoder:
     for decoder in decoders:
         if decoder.accept(prefix):
             return decoder
+    if is_pdf(prefix):  # never read as one picture: a PDF expands into its pages, and only when asked for
+        raise UnsupportedInputError(
+            "the content is a PDF document, not a single image, audio or video: wrap the input in "
+            "st_multimodal.as_document(...) so it expands into one input per page"
+        )
     if _looks_textual(prefix):
         raise DecodeError(f"cannot decode the content as media: {describe_prefix(prefix)}")
     mime = (fetched.mime or "").split(";")[0].strip().lower()

@@ -65,9 +65,13 @@ def encode_values(
         from ..errors import UnsupportedInputError
 
         raise UnsupportedInputError("the value is missing (None)", index=missing[0])
-    present = [i for i, v in enumerate(values) if v is not None]
-    out: list[np.ndarray | None] = [None] * len(values)
     errors: list[str | None] = [MISSING if v is None else None for v in values]
+    for i in _documents(model, values, modality):
+        if on_error == "raise":
+            raise _document_error(i, values[i])
+        errors[i] = error_text(_document_error(i, values[i]))
+    present = [i for i, v in enumerate(values) if v is not None and errors[i] is None]
+    out: list[np.ndarray | None] = [None] * len(values)
     if not present:
         return out, errors
     embeddings, failures = model.encode(
@@ -82,3 +86,21 @@ def encode_values(
         else:
             out[index] = next(rows)
     return out, errors
+
+
+def _documents(model: Any, values: Sequence[Any], modality: str | None) -> list[int]:
+    """Positions of PDF inputs: each would give one row per page, which a column of one embedding per row cannot hold."""
+    if modality is not None or not hasattr(model, "resolve_context"):
+        return []
+    from ..resolvers.expansion import document_of
+
+    ctx = model.resolve_context()
+    return [i for i, v in enumerate(values) if v is not None and document_of(v, ctx) is not None]
+
+
+def _document_error(index: int, value: Any) -> Exception:
+    from ..errors import UnsupportedInputError, describe_source
+
+    return UnsupportedInputError("a PDF gives one embedding per page, and this column holds one per row: expand it "
+                                 "first (st_multimodal.expand_documents) and map over the pages", index=index,
+                                 source=describe_source(value))

@@ -13,8 +13,10 @@ from .builtin import (
     TextResolver,
     resolve_fetched,
 )
+from .documents import DocumentPage, DocumentResolver
+from .expansion import ExpandedInputs, expand_documents
 from .structured import DictResolver, MessageResolver, TorchcodecResolver, TypedResolver
-from .typed import TypedInput, as_audio, as_image, as_text, as_video
+from .typed import TypedInput, as_audio, as_document, as_image, as_text, as_video
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,6 +32,10 @@ __all__ = [
     "as_image",
     "as_audio",
     "as_video",
+    "as_document",
+    "DocumentPage",
+    "ExpandedInputs",
+    "expand_documents",
 ]
 
 BUILTIN_RESOLVERS = (
@@ -44,6 +50,7 @@ BUILTIN_RESOLVERS = (
     ("dict", DictResolver()),
     ("message", MessageResolver()),
     ("torchcodec", TorchcodecResolver()),
+    ("document", DocumentResolver()),
 )
 
 for _name, _resolver in BUILTIN_RESOLVERS:

@@ -1,7 +1,7 @@
 """The built-in resolvers, one small class per kind of Python value.
 
 Registered in this order (``st_multimodal.RESOLVERS.names()``): resolved, typed, text, pil, array,
-bytes, path, location, dict, message, torchcodec. Each returns None for values that are not its kind.
+bytes, path, location, dict, message, torchcodec, document (``resolvers/documents.py``). Each returns None for values that are not its kind.
 """
 
 from __future__ import annotations

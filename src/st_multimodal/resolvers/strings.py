@@ -8,7 +8,7 @@ The rules, in order (documented in docs/input-forms.md):
    so are ``data:<type>/<subtype>[;...],`` URIs.
 4. Windows drive paths (``C:\\...``) and strings starting with ``/``, ``./``, ``../``, ``~/`` are locations
    when they exist, have no whitespace, or end in a media extension.
-5. Strings ending in a media extension are locations when they exist, contain a path separator or no whitespace.
+5. Strings ending in a media extension (or ``.pdf``) are locations when they exist, contain a path separator or no whitespace.
 6. Existing files named with a separator or an extension are locations.
 7. Everything else is text. A location that does not exist is an error, never silently text.
 """
@@ -20,12 +20,14 @@ import re
 
 from ..sources.base import SOURCES, scheme_of
 
-__all__ = ["is_location", "MEDIA_EXTENSIONS"]
+__all__ = ["is_location", "MEDIA_EXTENSIONS", "DOCUMENT_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".avif", ".heic")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpeg", ".mpg", ".wmv", ".flv", ".3gp")
+DOCUMENT_EXTENSIONS = (".pdf",)
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
+_LOCATION_EXTENSIONS = MEDIA_EXTENSIONS + DOCUMENT_EXTENSIONS
 
 _MAX_LOCATION_CHARS = 4096
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w.+-]+(=[\w.+-]+)?)*,", re.IGNORECASE)
@@ -45,7 +47,7 @@ def _exists(text: str) -> bool:
 
 
 def _has_media_extension(text: str) -> bool:
-    return text.lower().rstrip().endswith(MEDIA_EXTENSIONS)
+    return text.lower().rstrip().endswith(_LOCATION_EXTENSIONS)
 
 
 def is_location(text: str, *, strict: bool = False) -> bool:

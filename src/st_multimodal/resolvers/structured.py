@@ -10,6 +10,7 @@ from ..hashing import hash_array, hash_text
 from ..types import Provenance, Resolved, ResolveContext
 from .base import resolve as resolve_value
 from .builtin import _is_array, array_image, resolve_fetched
+from .documents import not_expanded_error
 from .typed import TypedInput
 
 __all__ = ["TypedResolver", "DictResolver", "MessageResolver", "TorchcodecResolver"]
@@ -50,6 +51,8 @@ class TypedResolver:
         if not isinstance(value, TypedInput):
             return None
         inner, options, source = value.value, value.options, describe_source(value.value)
+        if value.modality == "document":
+            raise not_expanded_error()
         if value.modality == "text":
             return Resolved("text", inner, Provenance(source=source, content_hash=hash_text(inner)))
         if value.modality == "image" and _is_array(inner):

@@ -1,11 +1,13 @@
-"""Explicit typing for when guessing is wrong: ``as_text``, ``as_image``, ``as_audio``, ``as_video``."""
+"""Explicit typing for when guessing is wrong: ``as_text``, ``as_image``, ``as_audio``, ``as_video``, ``as_document``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TypedInput", "as_text", "as_image", "as_audio", "as_video"]
+from .pages import PageSelection, parse_pages
+
+__all__ = ["TypedInput", "as_text", "as_image", "as_audio", "as_video", "as_document"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,12 @@ def as_audio(value: Any, sampling_rate: int | None = None) -> TypedInput:
 def as_video(value: Any, *, fps: float | None = None) -> TypedInput:
     """Treat ``value`` as a video: a location, bytes, a (T, H, W, C) array or a list of frames (at ``fps``)."""
     return TypedInput("video", value, {"fps": fps})
+
+
+def as_document(value: Any, *, pages: PageSelection = None) -> TypedInput:
+    """Treat ``value`` as a PDF document (a path, URL, data URI or bytes) that expands into one input per page.
+
+    ``pages`` selects pages, numbered from 1: ``3``, ``[1, 3]``, ``range(1, 5)`` or ``"1-3,5,8-"``
+    (None: every page). Pages come in document order, each once.
+    """
+    return TypedInput("document", value, {"pages": parse_pages(pages)})

@@ -10,20 +10,27 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import describe_source
+from ..errors import UnsupportedInputError, describe_source
 from ..inference import is_singular_like
+from ..resolvers import expand_documents
+from ..resolvers.expansion import document_of
 from ..types import Failure, Provenance, Resolved
 from .backends import BACKENDS, make_backend, scores_of
 from .calibration import Calibrator, fit_from_pairs
 from .centering import ModalityCentering, normalize
 from ..pipeline.cache import DecodedCache
 from .inputs import Embedded, embed_items, resolve_items
-from .records import AddResult, DocId, Hit, assign_ids
+from .records import AddResult, DocId, Hit, assign_ids, row_ids
 from .rerank import order_by, rerank_scores
 
 __all__ = ["MultimodalIndex"]
 
 logger = logging.getLogger(__name__)
+
+
+def _row_metadata(metadata: dict | None, position: int, page: int | None) -> dict | None:
+    """A page's metadata: the caller's, plus where the page came from (``input_index``, ``page``)."""
+    return metadata if page is None else {**(metadata or {}), "input_index": position, "page": page}
 
 
 class MultimodalIndex:
@@ -90,40 +97,48 @@ class MultimodalIndex:
             on_error: str = "raise") -> AddResult:
         """Resolve each item once, embed all in one ``encode`` call, and add those that succeed.
 
+        A PDF adds one document per page, with the id ``"<id>#page=N"`` (with automatic ids: its path or
+        URL, ``"report.pdf#page=3"``) and ``"input_index"`` and ``"page"`` in its metadata.
         With ``on_error="skip"`` failed items are left out and returned in ``AddResult.failures`` (and logged).
         """
         if isinstance(items, (str, bytes, dict)) or is_singular_like(items):
             raise TypeError("add() takes a list of items; wrap a single item in a list")
         items = list(items)
-        ids, self._next_auto_id = assign_ids(len(items), ids, self._rows, self._next_auto_id)
+        auto = ids is None
+        ids, next_auto_id = assign_ids(len(items), ids, self._rows, self._next_auto_id)
         metadata = [None] * len(items) if metadata is None else list(metadata)
         if len(metadata) != len(items):
             raise ValueError(f"{len(items)} items but {len(metadata)} metadata entries")
-        embedded = embed_items(self.model, items, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
-        self._append(embedded, items, ids, metadata)
-        failed = [ids[f.index] for f in embedded.failures]
+        expanded = expand_documents(items, self._ctx, on_error=on_error)
+        documents = {o: found[0] for o in set(expanded.origins) | {f.index for f in expanded.failures}
+                     if (found := document_of(items[o], self._ctx)) is not None}
+        keyed = row_ids(list(zip(expanded.origins, expanded.pages)), ids, documents, auto, self._rows)
+        self._next_auto_id = next_auto_id
+        embedded = embed_items(self.model, expanded, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
+        added = [keyed[(p, page)] for p, page in zip(embedded.positions, embedded.pages)]
+        self._append(embedded, added, [_row_metadata(metadata[p], p, page) for p, page in zip(embedded.positions, embedded.pages)])
+        failed = [keyed[(f.index, f.page)] for f in embedded.failures]
         if failed:
             logger.warning("MultimodalIndex.add: %d of %d items failed and were not added (see AddResult.failures)", len(failed), len(items))
-        return AddResult([ids[i] for i in embedded.positions], embedded.failures, failed)
+        return AddResult(added, embedded.failures, failed)
 
-    def _append(self, embedded: Embedded, items: list, ids: list, metadata: list) -> None:
+    def _append(self, embedded: Embedded, ids: list, metadata: list) -> None:
         if not embedded.positions:
             return
         vectors = embedded.vectors
         if len(self._ids) and vectors.shape[1] != self._vectors.shape[1]:
             raise ValueError(f"embedding size changed: index has {self._vectors.shape[1]}, model gave {vectors.shape[1]}")
         self._vectors = vectors.copy() if not len(self._ids) else np.concatenate([self._vectors, vectors])
-        for position, resolved, modality in zip(embedded.positions, embedded.resolved, embedded.modalities):
-            doc_id = ids[position]
+        for doc_id, meta, item, resolved, modality in zip(ids, metadata, embedded.inputs, embedded.resolved, embedded.modalities):
             self._rows[doc_id] = len(self._ids)
             self._ids.append(doc_id)
             self._modalities.append(modality)
-            self._metadata.append(metadata[position])
+            self._metadata.append(meta)
             self._hashes.append(resolved.provenance.content_hash)
             if modality == "text":  # the text itself: small, and never mistaken for a location later
                 self._inputs.append(resolved.value)
             else:
-                self._inputs.append(items[position] if self.keep_inputs else None)
+                self._inputs.append(item if self.keep_inputs else None)
                 self.decoded.put(self._cache_key(len(self._ids) - 1), resolved)
 
     def _cache_key(self, row: int) -> str:
@@ -145,6 +160,9 @@ class MultimodalIndex:
         if not len(self):
             return []
         embedded = embed_items(self.model, [query], ctx=self._ctx)
+        if len(embedded.positions) != 1:
+            raise UnsupportedInputError(f"the query is a PDF of {len(embedded.positions)} pages; search with one page: "
+                                        "as_document(x, pages=[n])", index=0, source=describe_source(query))
         query_resolved, query_modality = embedded.resolved[0], embedded.modalities[0]
         k = max(top_k, rerank_top_k) if rerank_with is not None else top_k
         scores, rows = self._get_backend().search(self._space(embedded.vectors, [query_modality]), k, self._allowed(modality))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModalityNotSupportedError, MultimodalInputError, describe_source
-from ..resolvers import as_text, resolve
+from ..resolvers import ExpandedInputs, as_text, expand_documents, resolve
 from ..types import Failure, Resolved, ResolveContext
 
 __all__ = ["Embedded", "embed_items", "modality_name", "as_model_input", "resolve_items"]
@@ -65,12 +65,19 @@ def resolve_items(items: Sequence[Any], ctx: ResolveContext, model: Any, workers
 
 @dataclass
 class Embedded:
-    """Vectors of the items that succeeded, with their positions in the call, modalities and resolved values."""
+    """Vectors of the items that succeeded, with their positions in the call, modalities and resolved values.
+
+    A PDF input gives one row per page: its rows share the PDF's position and ``pages`` tells them apart
+    (None for inputs that are not pages).
+    """
 
     vectors: np.ndarray
     positions: list[int]
     resolved: list[Resolved]
     failures: list[Failure] = field(default_factory=list)
+    pages: list[int | None] = field(default_factory=list)
+    inputs: list[Any] = field(default_factory=list)
+    """What each row was made from: the caller's input, or a ``DocumentPage`` of it."""
 
     @property
     def modalities(self) -> list[str]:
@@ -79,19 +86,30 @@ class Embedded:
 
 def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", batch_size: int = 32,
                 ctx: ResolveContext | None = None) -> Embedded:
-    """Resolve each item once, then embed all of them in one ``model.encode`` call (rows in input order)."""
+    """Resolve each item once (a PDF: each of its pages), then embed all of them in one ``model.encode`` call
+    (rows in input order, a PDF's pages in page order)."""
     ctx = ctx or model.resolve_context()
-    outcomes = resolve_items(items, ctx, model)
-    failures = [o for o in outcomes if isinstance(o, Failure)]
+    expanded = expand_documents(items if isinstance(items, ExpandedInputs) else list(items), ctx, on_error=on_error)
+    outcomes = resolve_items(expanded, ctx, model)
+
+    def moved(failure: Failure, position: int) -> Failure:
+        return failure.renumbered(expanded.origins[position], expanded.pages[position])
+
+    failures = expanded.failures + [moved(o, o.index) for o in outcomes if isinstance(o, Failure)]
     if failures and on_error == "raise":
-        raise failures[0].error
-    good = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, Resolved)]
+        raise min(failures, key=lambda f: f.index).error
+    good = [(j, o) for j, o in enumerate(outcomes) if isinstance(o, Resolved)]
     if not good:
-        return Embedded(np.zeros((0, 0), dtype=np.float32), [], [], failures)
+        return Embedded(np.zeros((0, 0), dtype=np.float32), [], [], sorted(failures, key=_order))
     vectors, late = model.encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
                                  on_error=on_error, return_failures=True, show_progress_bar=False)
     late_positions = {f.index for f in late}
-    failures += [f.renumbered(good[f.index][0]) for f in late]
+    failures += [moved(f, good[f.index][0]) for f in late]
     kept = [pair for j, pair in enumerate(good) if j not in late_positions]
-    failures.sort(key=lambda f: f.index)
-    return Embedded(np.asarray(vectors, dtype=np.float32).reshape(len(kept), -1), [i for i, _ in kept], [r for _, r in kept], failures)
+    return Embedded(np.asarray(vectors, dtype=np.float32).reshape(len(kept), -1), [expanded.origins[j] for j, _ in kept],
+                    [r for _, r in kept], sorted(failures, key=_order), [expanded.pages[j] for j, _ in kept],
+                    [expanded[j] for j, _ in kept])
+
+
+def _order(failure: Failure) -> tuple[int, int]:
+    return failure.index, failure.page or 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..types import Failure
 
-__all__ = ["DocId", "Hit", "AddResult", "DuplicateIdError", "assign_ids"]
+__all__ = ["DocId", "Hit", "AddResult", "DuplicateIdError", "assign_ids", "row_ids"]
 
 DocId = str | int
 
@@ -66,3 +68,38 @@ def assign_ids(n: int, ids: Sequence[DocId] | None, taken: Container[DocId], nex
             raise DuplicateIdError(f"id {doc_id!r} {where}")
         seen.add(doc_id)
     return ids, next_auto
+
+
+def _location(value: Any) -> str | None:
+    """The path or URL a document input names (None for bytes and data URIs)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str) and not value.startswith("data:"):
+        return value
+    return None
+
+
+def row_ids(keys: Sequence[tuple[int, int | None]], ids: Sequence[DocId], documents: dict[int, Any], auto: bool,
+            taken: Container[DocId]) -> dict[tuple[int, int | None], DocId]:
+    """The id of each ``(input position, page)`` key; a document's own key ``(position, None)`` too.
+
+    A page is ``"<base>#page=N"``; its base is the caller's id, or with automatic ids the document's path
+    or URL (``"report.pdf#page=3"``) and else its automatic integer. Page ids already in the index, or
+    twice in this call, raise DuplicateIdError.
+    """
+    def base(position: int) -> DocId:
+        return (_location(documents[position]) if auto else None) or ids[position]
+
+    out: dict[tuple[int, int | None], DocId] = {(p, None): base(p) for p in documents}
+    seen: set[DocId] = set(ids)
+    for position, page in keys:
+        if page is None:
+            out[(position, None)] = ids[position]
+            continue
+        doc_id = f"{base(position)}#page={page}"
+        if doc_id in taken or doc_id in seen:
+            where = "is already in the index" if doc_id in taken else "appears twice in this call"
+            raise DuplicateIdError(f"page id {doc_id!r} {where}; pass ids= to name the documents")
+        seen.add(doc_id)
+        out[(position, page)] = doc_id
+    return out
