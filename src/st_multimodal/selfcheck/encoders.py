@@ -125,7 +125,7 @@ def token_vectors_encoder(name: str = "token-vectors-mean", **encode_kwargs: Any
         def mean_tokens(values: list[Any]) -> list[np.ndarray]:
             return [_token_matrix(tokens).mean(0) for tokens in model.encode(values, **kwargs)]
 
-        return [_run_one(probe, mean_tokens) for probe in embedding_probes(model)]
+        return _run_isolated(embedding_probes(model), mean_tokens)
 
     return ProbeEncoder(name, "cosine", run)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from .encoders import PAIR_SCORES, SENTENCE_EMBEDDINGS, ProbeEncoder
 from .errors import EmbeddingDriftError, IncompatibleReferenceError, SelfCheckError, SelfCheckWarning
 from .probes import PROBE_SET_VERSION
-from .reference import Reference, environment, find_shipped_reference
+from .reference import REFERENCE_FILE_NAME, Reference, environment, find_shipped_reference
 from .report import SelfCheckReport, check_compatible, compare, default_tolerance
 
 __all__ = ["SelfCheckMixin", "OnDrift", "SelfCheckMode", "pop_self_check_kwarg"]
@@ -126,7 +126,11 @@ class SelfCheckMixin:
         if mode is None:
             return
         try:
-            self.self_check(on_drift="raise")
+            reference = self.shipped_reference()
+            if reference is None:
+                raise IncompatibleReferenceError(
+                    f"self_check={mode!r}, but {name_or_path!r} ships no {REFERENCE_FILE_NAME}")
+            self.self_check(reference, on_drift="raise")
         except SelfCheckError as error:
             if mode == "raise":
                 raise
