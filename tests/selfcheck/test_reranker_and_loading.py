@@ -33,7 +33,7 @@ class TestReranker:
     def test_unchanged_fresh_load_passes(self, zoo_path, reranker_reference):
         report = stm.CrossEncoder(str(zoo_path("qwen3vl-reranker")), device="cpu").self_check(reranker_reference)
         assert report.passed and all(r.max_abs_diff <= 1e-5 for r in report.probes)
-        assert "|score diff| <= 0.01 x scale" in str(report)
+        assert "|score diff| <= 0.01 x scale" in str(report) and "largest score change per modality pair: text->text" in str(report)
 
     def test_perturbed_fails(self, zoo_path, reranker_reference):
         model = stm.CrossEncoder(str(zoo_path("qwen3vl-reranker")), device="cpu")

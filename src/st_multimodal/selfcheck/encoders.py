@@ -64,11 +64,12 @@ def _prompt_probes(model: Any) -> list[tuple[str, Probe]]:
 
 def _run_isolated(probes: list[Probe], run: Callable[[list[Any]], Any]) -> list[ProbeOutput]:
     """``run`` on all probe values at once; if it raises, on each alone, so one failing probe is named, not fatal."""
-    try:
-        return [ProbeOutput(p.name, p.modality, p.sha256, v) for p, v in zip(probes, _as_vectors(run([p.value for p in probes])))]
-    except Exception:  # noqa: BLE001 - retried one by one below, where the error is recorded per probe
-        if len(probes) == 1:
-            return [_run_one(probes[0], run)]
+    if len(probes) > 1:
+        try:
+            vectors = _as_vectors(run([p.value for p in probes]))
+            return [ProbeOutput(p.name, p.modality, p.sha256, v) for p, v in zip(probes, vectors)]
+        except Exception:  # noqa: BLE001 - retried one by one below, where the error is recorded per probe
+            pass
     return [_run_one(probe, run) for probe in probes]
 
 

@@ -92,6 +92,13 @@ class SelfCheckReport:
             lowest[result.modality] = None if seen is None or result.cosine is None else min(seen, result.cosine)
         return lowest
 
+    def _largest_diffs(self) -> dict[str, float | None]:
+        largest: dict[str, float | None] = {}
+        for result in self.probes:
+            seen = largest.get(result.modality, 0.0)
+            largest[result.modality] = None if seen is None or result.max_abs_diff is None else max(seen, result.max_abs_diff)
+        return largest
+
     def __str__(self) -> str:
         verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} of {len(self.probes)} probes drifted)"
         bound = f"cosine >= {self.tolerance:g}" if self.metric == "cosine" else f"|score diff| <= {self.tolerance:g} x scale"
@@ -105,8 +112,12 @@ class SelfCheckReport:
             lines.append(f"{r.name:<{width}}  {r.modality:<10}  {cosine:>10}  {diff:>10}  "
                          f"{'ok' if r.passed else 'DRIFT'}{f'  ({r.note})' if r.note else ''}")
         lines.append("")
-        per = ", ".join(f"{m} {'-' if c is None else f'{c:.6f}'}" for m, c in self.by_modality().items())
-        lines.append(f"lowest cosine per modality: {per}")
+        if self.metric == "cosine":
+            per = ", ".join(f"{m} {'-' if c is None else f'{c:.6f}'}" for m, c in self.by_modality().items())
+            lines.append(f"lowest cosine per modality: {per}")
+        else:
+            per = ", ".join(f"{m} {'-' if d is None else f'{d:.3g}'}" for m, d in self._largest_diffs().items())
+            lines.append(f"largest score change per modality pair: {per}")
         if self.new_probes:
             lines.append(f"not in the reference (not compared): {', '.join(self.new_probes)}")
         fingerprint = "same" if self.fingerprint_matches else (
