@@ -367,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         info.update(caption_paragraphs(templates))
         write_model_card(staged, model=reloaded, scores=scores, examples=heldout, info=info)
+        reloaded.save_reference(staged)  # golden vectors: tests/selfcheck checks the shipped model against them
         for file in staged.iterdir():
             file.chmod(0o644)  # some writers create 0600 files; the folder ships in the package
         if args.output.exists():

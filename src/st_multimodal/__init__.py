@@ -44,6 +44,7 @@ from .pipeline import DecodedCache, EmbeddingCache
 from .streaming import EncodeReport, encode_to_disk, load_embeddings
 from .retrieval import AddResult, Calibrator, DuplicateIdError, Hit, ModalityCentering, ModelMismatchError, MultimodalIndex
 from .demo import demo_model
+from .selfcheck import EmbeddingDriftError, IncompatibleReferenceError, SelfCheckError, SelfCheckReport, SelfCheckWarning
 
 __version__ = "0.1.0"
 
@@ -99,5 +100,10 @@ __all__ = [
     "Calibrator",
     "ModalityCentering",
     "demo_model",
+    "SelfCheckReport",
+    "SelfCheckError",
+    "EmbeddingDriftError",
+    "IncompatibleReferenceError",
+    "SelfCheckWarning",
     "__version__",
 ]

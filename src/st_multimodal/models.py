@@ -19,6 +19,7 @@ from .pipeline import Prepared, cache_key
 from .pipeline.cache_prepass import answer_from_cache
 from .policy import DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents
+from .selfcheck.mixin import SelfCheckMixin, pop_self_check_kwarg
 
 __all__ = ["CrossEncoder", "SentenceTransformer"]
 
@@ -34,7 +35,7 @@ def _split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
     return {**defaults, **ours}, model_init_kwargs(kwargs)
 
 
-class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
+class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTransformer):
     """Upstream ``SentenceTransformer`` that accepts every input form (URLs, paths, bytes, PIL, arrays, audio, video).
 
     Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
@@ -43,14 +44,17 @@ class SentenceTransformer(MultimodalMixin, _UpstreamSentenceTransformer):
     policy's ``max_concurrency``), ``decode_workers`` (concurrent decodes, local files are also read there;
     default the CPU count),
     ``preprocess_workers``, ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU
-    when the processor supports it).
+    when the processor supports it). ``self_check="warn"`` or ``"raise"`` checks the reference shipped with
+    the model (``st_multimodal_reference.json``) right after loading; see ``save_reference`` / ``self_check``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
+        self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
         ours, upstream = _split_init_kwargs(kwargs)
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
         apply_model_fixes(self)
+        self._self_check_after_load(args[0] if args else upstream.get("model_name_or_path"), self_check, upstream)
 
     def encode(
         self,
@@ -172,7 +176,7 @@ class _Info:
         self.cache_key = cache_key
 
 
-class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
+class CrossEncoder(SelfCheckMixin, MultimodalMixin, _UpstreamCrossEncoder):
     """Upstream ``CrossEncoder`` that scores pairs of any supported modalities, with per-item failures.
 
     Takes the same extra constructor arguments as :class:`SentenceTransformer`. A generative VLM folder
@@ -183,6 +187,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
     _pair_inputs = True
 
     def __init__(self, *args: Any, **kwargs: Any):
+        self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
         ours, upstream = _split_init_kwargs(kwargs)
         path = args[0] if args else upstream.get("model_name_or_path")
         if isinstance(path, str) and upstream.get("modules") is None:
@@ -195,6 +200,7 @@ class CrossEncoder(MultimodalMixin, _UpstreamCrossEncoder):
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
         apply_model_fixes(self)
+        self._self_check_after_load(path, self_check, upstream)
 
     def predict(
         self,
