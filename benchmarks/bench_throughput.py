@@ -499,12 +499,12 @@ def sweep(env: Env) -> None:
     configs = [
         ("default", {}, None),
         ("torch threads 1", {}, 1),
-        ("resolve_workers=2", {"resolve_workers": 2}, None),
-        ("resolve_workers=8", {"resolve_workers": 8}, None),
+        ("decode_workers=1", {"decode_workers": 1}, None),
+        ("decode_workers=4", {"decode_workers": 4}, None),
         ("preprocess_workers=2", {"preprocess_workers": 2}, None),
         ("prefetch_batches=4", {"prefetch_batches": 4}, None),
         ("preprocess_workers=2, torch threads 1", {"preprocess_workers": 2}, 1),
-        ("resolve_workers=2, preprocess_workers=2", {"resolve_workers": 2, "preprocess_workers": 2}, None),
+        ("decode_workers=1, preprocess_workers=2", {"decode_workers": 1, "preprocess_workers": 2}, None),
         ("draft_jpeg", {"limits": DecodeLimits(draft_jpeg=True)}, None),
         ("draft_jpeg, torch threads 1", {"limits": DecodeLimits(draft_jpeg=True)}, 1),
     ]
@@ -526,7 +526,7 @@ def sweep(env: Env) -> None:
             cfgs = [(f"resolve_workers={w}", {"resolve_workers": w}, None) for w in (None, 8, 16, 32)]
             cfgs[0] = ("default", {}, None)
         elif scen == "b":
-            cfgs = [c for c in configs if c[0] in ("default", "torch threads 1", "resolve_workers=2", "preprocess_workers=2",
+            cfgs = [c for c in configs if c[0] in ("default", "torch threads 1", "decode_workers=1", "preprocess_workers=2",
                                                   "draft_jpeg", "preprocess_workers=8, prefetch_batches=8")]
         else:
             cfgs = configs
@@ -678,7 +678,7 @@ def parse_args(argv=None):
     p.add_argument("--small-model", default="tiny", help="model for a, c, d, e, stream: 'tiny' (zoo) or a folder")
     p.add_argument("--reranker", default="qwen3vl-reranker", help="model for f: zoo kind or a folder")
     p.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "st_mm_bench_images"))
-    p.add_argument("--resolve-workers", type=int, default=None, help="ours: resolve/decode threads (default: library's)")
+    p.add_argument("--resolve-workers", type=int, default=None, help="ours: remote fetch threads (default: library's)")
     p.add_argument("--preprocess-workers", type=int, default=1)
     p.add_argument("--prefetch-batches", type=int, default=2)
     p.add_argument("--draft-jpeg", action="store_true", help="ours: DecodeLimits(draft_jpeg=True) (changes pixels)")
