@@ -214,15 +214,18 @@ class MultimodalMixin:
             return rows_of(out, batch)
 
         events = self._pipeline(batch_size).run(enumerate(inputs), resolve=resolve_item, prepare=prepare, forward=forward)
-        with tqdm(total=total, desc="Inputs", disable=not show_progress_bar) as bar:
-            for event in events:
-                bar.update(1)
-                if isinstance(event, Failure):
-                    if options.on_error == "raise":
-                        raise event.error
-                    options.failures.append(event)
-                    continue
-                yield event
+        try:
+            with tqdm(total=total, desc="Inputs", disable=not show_progress_bar) as bar:
+                for event in events:
+                    bar.update(1)
+                    if isinstance(event, Failure):
+                        if options.on_error == "raise":
+                            raise event.error
+                        options.failures.append(event)
+                        continue
+                    yield event
+        finally:
+            events.close()  # stop the pipeline here, not wherever the garbage collector happens to run
 
     def _embed_rows(
         self,

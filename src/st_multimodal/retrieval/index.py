@@ -33,7 +33,22 @@ class MultimodalIndex:
     large collections when installed). Decoded media stay in an LRU of ``cache_bytes`` (estimated
     decoded size) so a reranker reuses them; ``keep_inputs`` keeps a reference to each original input
     so one that fell out can be resolved again. Texts are always kept. Not safe for concurrent ``add``.
+
+    With a multi-vector model (``MultiVectorEncoder``) the index is a
+    :class:`~st_multimodal.retrieval.multivector.MultiVectorIndex`: token vectors stored flat in float16,
+    searched with exact MaxSim.
     """
+
+    layout = "dense"
+    """How vectors are stored (``"dense"``: one row per document); saved in the manifest."""
+
+    def __new__(cls, model: Any, *args: Any, **kwargs: Any) -> "MultimodalIndex":
+        if cls is MultimodalIndex:
+            from .multivector import MultiVectorIndex, is_multi_vector
+
+            if is_multi_vector(model):
+                cls = MultiVectorIndex
+        return super().__new__(cls)
 
     def __init__(self, model: Any, *, backend: str = "exact", keep_inputs: bool = True,
                  cache_bytes: int = 256 * 1024 * 1024, batch_size: int = 32):
@@ -99,7 +114,7 @@ class MultimodalIndex:
         metadata = [None] * len(items) if metadata is None else list(metadata)
         if len(metadata) != len(items):
             raise ValueError(f"{len(items)} items but {len(metadata)} metadata entries")
-        embedded = embed_items(self.model, items, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
+        embedded = self._embed_items(items, "document", on_error=on_error)
         self._append(embedded, items, ids, metadata)
         failed = [ids[f.index] for f in embedded.failures]
         if failed:
@@ -109,10 +124,7 @@ class MultimodalIndex:
     def _append(self, embedded: Embedded, items: list, ids: list, metadata: list) -> None:
         if not embedded.positions:
             return
-        vectors = embedded.vectors
-        if len(self._ids) and vectors.shape[1] != self._vectors.shape[1]:
-            raise ValueError(f"embedding size changed: index has {self._vectors.shape[1]}, model gave {vectors.shape[1]}")
-        self._vectors = vectors.copy() if not len(self._ids) else np.concatenate([self._vectors, vectors])
+        self._extend_vectors(embedded.vectors)
         for position, resolved, modality in zip(embedded.positions, embedded.resolved, embedded.modalities):
             doc_id = ids[position]
             self._rows[doc_id] = len(self._ids)
@@ -125,6 +137,15 @@ class MultimodalIndex:
             else:
                 self._inputs.append(items[position] if self.keep_inputs else None)
                 self.decoded.put(self._cache_key(len(self._ids) - 1), resolved)
+
+    def _embed_items(self, items: list, role: str, on_error: str = "raise") -> Embedded:
+        """Embed ``items`` as documents or as queries (``role``; the same for a single-vector model)."""
+        return embed_items(self.model, items, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
+
+    def _extend_vectors(self, vectors: np.ndarray) -> None:
+        if len(self._ids) and vectors.shape[1] != self._vectors.shape[1]:
+            raise ValueError(f"embedding size changed: index has {self._vectors.shape[1]}, model gave {vectors.shape[1]}")
+        self._vectors = vectors.copy() if not len(self._ids) else np.concatenate([self._vectors, vectors])
 
     def _cache_key(self, row: int) -> str:
         return self._hashes[row] or f"id:{self._ids[row]!r}"
@@ -144,7 +165,7 @@ class MultimodalIndex:
             raise ValueError("min_probability needs a calibration: call index.calibrate(...) first")
         if not len(self):
             return []
-        embedded = embed_items(self.model, [query], ctx=self._ctx)
+        embedded = self._embed_items([query], "query")
         query_resolved, query_modality = embedded.resolved[0], embedded.modalities[0]
         k = max(top_k, rerank_top_k) if rerank_with is not None else top_k
         scores, rows = self._get_backend().search(self._space(embedded.vectors, [query_modality]), k, self._allowed(modality))
@@ -270,6 +291,19 @@ class MultimodalIndex:
         return calibrator
 
     # -- persistence ------------------------------------------------------------------------------------
+
+    @property
+    def dimension(self) -> int | None:
+        """The embedding size (None while empty)."""
+        return int(self._vectors.shape[1]) if len(self) else None
+
+    def _save_vectors(self, folder: os.PathLike) -> None:
+        np.save(os.path.join(folder, "vectors.npy"), self._vectors, allow_pickle=False)
+
+    def _load_vectors(self, folder: os.PathLike) -> int:
+        """Read the saved vectors; return how many documents they are for."""
+        self._vectors = np.load(os.path.join(folder, "vectors.npy"), allow_pickle=False)
+        return len(self._vectors)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to a folder (see :mod:`st_multimodal.retrieval.storage` for the layout)."""

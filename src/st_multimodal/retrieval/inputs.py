@@ -8,7 +8,7 @@ content hash it would have produced itself, and its embedding cache keys match.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,9 +65,12 @@ def resolve_items(items: Sequence[Any], ctx: ResolveContext, model: Any, workers
 
 @dataclass
 class Embedded:
-    """Vectors of the items that succeeded, with their positions in the call, modalities and resolved values."""
+    """Vectors of the items that succeeded, with their positions in the call, modalities and resolved values.
 
-    vectors: np.ndarray
+    ``vectors``: one row per item, or (multi-vector models) a list of ``[num_tokens, dim]`` arrays.
+    """
+
+    vectors: np.ndarray | list[np.ndarray]
     positions: list[int]
     resolved: list[Resolved]
     failures: list[Failure] = field(default_factory=list)
@@ -78,9 +81,12 @@ class Embedded:
 
 
 def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", batch_size: int = 32,
-                ctx: ResolveContext | None = None) -> Embedded:
-    """Resolve each item once, then embed all of them in one ``model.encode`` call (rows in input order)."""
+                ctx: ResolveContext | None = None, encode: Callable[..., Any] | None = None) -> Embedded:
+    """Resolve each item once, then embed all of them in one ``model.encode`` call (rows in input order).
+
+    ``encode``: the model's method to call instead (e.g. ``model.encode_query``)."""
     ctx = ctx or model.resolve_context()
+    encode = encode or model.encode
     outcomes = resolve_items(items, ctx, model)
     failures = [o for o in outcomes if isinstance(o, Failure)]
     if failures and on_error == "raise":
@@ -88,10 +94,17 @@ def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", ba
     good = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, Resolved)]
     if not good:
         return Embedded(np.zeros((0, 0), dtype=np.float32), [], [], failures)
-    vectors, late = model.encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
+    vectors, late = encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
                                  on_error=on_error, return_failures=True, show_progress_bar=False)
     late_positions = {f.index for f in late}
     failures += [f.renumbered(good[f.index][0]) for f in late]
     kept = [pair for j, pair in enumerate(good) if j not in late_positions]
     failures.sort(key=lambda f: f.index)
-    return Embedded(np.asarray(vectors, dtype=np.float32).reshape(len(kept), -1), [i for i, _ in kept], [r for _, r in kept], failures)
+    return Embedded(_as_rows(vectors, len(kept)), [i for i, _ in kept], [r for _, r in kept], failures)
+
+
+def _as_rows(vectors: Any, n: int) -> np.ndarray | list[np.ndarray]:
+    """float32 rows: a ``[n, dim]`` matrix, or a list of per-item matrices for ragged (multi-vector) output."""
+    if isinstance(vectors, list):
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+    return np.asarray(vectors, dtype=np.float32).reshape(n, -1)
