@@ -34,7 +34,9 @@ class TokenVectors:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any], dtype: Any = None) -> "TokenVectors":
-        """Pack a sequence of 2D tensors or arrays (numpy rows stay numpy; tensors stay on their device)."""
+        """Pack a sequence of 2D tensors or arrays (numpy rows stay numpy; tensors stay on their device).
+
+        ``dtype``: a numpy or torch dtype to store them in (default: as given)."""
         if isinstance(rows, TokenVectors):
             return rows
         if (isinstance(rows, (np.ndarray, torch.Tensor)) and rows.ndim == 2):
@@ -51,10 +53,10 @@ class TokenVectors:
         dim = dims.pop() if dims else (int(rows[0].shape[1]) if rows else 0)
         if rows and all(isinstance(row, torch.Tensor) for row in rows):
             data = torch.cat([row.reshape(-1, dim) for row in rows]) if dim else rows[0].new_zeros((0, 0))
-            return cls(data if dtype is None else data.to(dtype), offsets)
+            return cls(data if dtype is None else data.to(_torch_dtype(dtype)), offsets)
         arrays = [np.asarray(row.detach().cpu() if isinstance(row, torch.Tensor) else row).reshape(-1, dim) for row in rows]
         data = np.concatenate(arrays) if arrays else np.zeros((0, dim), np.float32)
-        return cls(data if dtype is None else data.astype(dtype, copy=False), offsets)
+        return cls(data if dtype is None else data.astype(_numpy_dtype(dtype), copy=False), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -69,6 +71,14 @@ class TokenVectors:
 
     def row(self, i: int) -> np.ndarray | torch.Tensor:
         return self.data[self.offsets[i] : self.offsets[i + 1]]
+
+
+def _torch_dtype(dtype: Any) -> torch.dtype:
+    return dtype if isinstance(dtype, torch.dtype) else torch.from_numpy(np.zeros(0, dtype)).dtype
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    return torch.zeros(0, dtype=dtype).numpy().dtype if isinstance(dtype, torch.dtype) else np.dtype(dtype)
 
 
 def maxsim(queries: Any, documents: Any, *, length_normalize: bool = False, chunk_elements: int | None = None,
