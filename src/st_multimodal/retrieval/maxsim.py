@@ -2,9 +2,9 @@
 
 ``score(q, d) = sum over q's tokens of the best dot product with any of d's tokens``. Token matrices
 are held flat (:class:`TokenVectors`: one ``[T, dim]`` array plus offsets), so a stored collection is
-scored in place, a chunk of documents at a time: each chunk's tokens are multiplied with every query
-token at once, the similarities gathered into a padded ``[query tokens, docs, longest doc]`` block,
-padding masked out, and reduced to scores. Half-precision storage is upcast chunk by chunk.
+scored in place, a chunk at a time: one matrix product of a chunk's document tokens with the chunk's
+query tokens, a max over each document's segment of rows (``torch.segment_reduce``: no padding to the
+longest document), and a sum over each query's tokens. Half-precision storage is upcast chunk by chunk.
 """
 
 from __future__ import annotations
@@ -87,10 +87,10 @@ def maxsim(queries: Any, documents: Any, *, length_normalize: bool = False, chun
 
     ``queries`` / ``documents``: a list of ``[n_i, dim]`` tensors or arrays (as ``MultiVectorEncoder.encode``
     returns them), a single 2D matrix (one item), or :class:`TokenVectors`. Equal to upstream's
-    ``model.similarity`` on the same embeddings (``length_normalize=True``: MeanMaxSim). Documents are scored
-    in chunks whose intermediates stay under ``chunk_elements`` floats; a document without tokens scores
-    :data:`EMPTY_DOCUMENT_SCORE`. Runs on ``device`` (default: the documents' device, CPU for numpy); the
-    scores come back on the documents' device.
+    ``model.similarity`` on the same embeddings (``length_normalize=True``: MeanMaxSim). Scoring goes a chunk
+    of queries and of documents at a time, each chunk's intermediates under ``chunk_elements`` floats (one
+    document and one query always make a chunk); a document without tokens scores :data:`EMPTY_DOCUMENT_SCORE`.
+    Runs on ``device`` (default: the documents' device, CPU for numpy); scores come back on the documents' device.
     """
     q, d = TokenVectors.from_rows(queries), TokenVectors.from_rows(documents)
     if len(q) and len(d) and q.dim and d.dim and q.dim != d.dim:
@@ -100,11 +100,15 @@ def maxsim(queries: Any, documents: Any, *, length_normalize: bool = False, chun
     scores = torch.full((len(q), len(d)), EMPTY_DOCUMENT_SCORE, dtype=torch.float32, device=where)
     if not len(q) or not len(d):
         return scores.to(home)
-    padded, query_mask = _padded(q, where)  # [Q, Lq, dim], [Q, Lq]
-    flat_queries = padded.reshape(-1, padded.shape[-1])  # [M, dim]
     budget = chunk_elements or DEFAULT_CHUNK_ELEMENTS
-    for start, end in _chunks(d.lengths, len(flat_queries), max(d.dim, 1), budget):
-        scores[:, start:end] = _score_chunk(flat_queries, query_mask, d, start, end, where)
+    dim = max(d.dim, q.dim, 1)
+    longest = int(d.lengths.max(initial=0))
+    for q_start, q_end in _chunks(q.offsets, (longest + dim + 1) * 2, 0, budget):
+        query_tokens = _as_float_tensor(q.data[q.offsets[q_start] : q.offsets[q_end]], where).reshape(-1, dim)
+        owner = torch.repeat_interleave(torch.arange(q_end - q_start, device=where),
+                                        torch.as_tensor(q.lengths[q_start:q_end], device=where))
+        for d_start, d_end in _chunks(d.offsets, len(query_tokens) + dim, len(query_tokens), budget):
+            scores[q_start:q_end, d_start:d_end] = _score_chunk(query_tokens, owner, q_end - q_start, d, d_start, d_end, where)
     if length_normalize:
         scores /= torch.as_tensor(np.maximum(q.lengths, 1), dtype=torch.float32, device=where)[:, None]
     return scores.to(home)
@@ -118,50 +122,32 @@ def _as_float_tensor(data: np.ndarray | torch.Tensor, device: torch.device) -> t
     return data.to(device=device, dtype=torch.float32)
 
 
-def _padded(vectors: TokenVectors, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """All rows padded to the longest: ``[n, L, dim]`` float32 and the ``[n, L]`` mask of real tokens."""
-    lengths = torch.as_tensor(vectors.lengths, device=device)
-    width = int(vectors.lengths.max(initial=0))
-    mask = torch.arange(width, device=device)[None, :] < lengths[:, None]
-    padded = torch.zeros((len(vectors), width, max(vectors.dim, 1)), dtype=torch.float32, device=device)
-    if width:
-        padded[mask] = _as_float_tensor(vectors.data, device).reshape(-1, padded.shape[-1])
-    return padded, mask
-
-
-def _chunks(lengths: np.ndarray, query_tokens: int, dim: int, budget: int) -> list[tuple[int, int]]:
-    """Consecutive document ranges whose intermediates (similarities, padded block, tokens) fit ``budget``.
-
-    A chunk of ``n`` documents, ``t`` tokens in all and at most ``w`` per document costs
-    ``query_tokens * (t + n * w) + t * dim`` elements; one document always makes a chunk.
-    """
-    ranges, start, total, width = [], 0, 0, 0
-    for i, length in enumerate(lengths.tolist()):
-        new_total, new_width = total + length, max(width, length)
-        if i > start and query_tokens * (new_total + (i - start + 1) * new_width) + new_total * dim > budget:
-            ranges.append((start, i))
-            start, new_total, new_width = i, length, length
-        total, width = new_total, new_width
-    ranges.append((start, len(lengths)))
+def _chunks(offsets: np.ndarray, per_token: int, per_item: int, budget: int) -> list[tuple[int, int]]:
+    """Consecutive item ranges costing at most ``budget`` elements (``per_token`` per token plus ``per_item``
+    per item); an item that alone costs more makes a chunk of its own."""
+    cost = offsets * per_token + np.arange(len(offsets)) * per_item  # cumulative cost at each boundary
+    ranges, start, count = [], 0, len(offsets) - 1
+    while start < count:
+        end = int(np.searchsorted(cost, cost[start] + budget, side="right")) - 1
+        end = min(max(end, start + 1), count)
+        ranges.append((start, end))
+        start = end
     return ranges
 
 
-def _score_chunk(flat_queries: torch.Tensor, query_mask: torch.Tensor, docs: TokenVectors, start: int, end: int,
-                 device: torch.device) -> torch.Tensor:
-    """Scores ``[Q, end - start]`` of documents ``start:end`` against every query."""
-    offsets = docs.offsets[start : end + 1] - docs.offsets[start]
-    lengths = torch.as_tensor(np.diff(offsets), device=device)
-    num_queries, query_width = query_mask.shape
-    if int(offsets[-1]) == 0:
-        return torch.full((num_queries, end - start), EMPTY_DOCUMENT_SCORE, device=device)
-    tokens = _as_float_tensor(docs.data[docs.offsets[start] : docs.offsets[end]], device)
-    similarities = flat_queries @ tokens.T  # [M, T]
-    width = int(lengths.max())
-    positions = torch.arange(width, device=device)
-    gather = (torch.as_tensor(offsets[:-1], device=device)[:, None] + positions[None, :]).clamp_(max=tokens.shape[0] - 1)
-    block = similarities[:, gather]  # [M, n, width]
-    block.masked_fill_(~(positions[None, :] < lengths[:, None]), float("-inf"))
-    best = block.amax(dim=-1).view(num_queries, query_width, end - start)
-    best.masked_fill_(~query_mask[:, :, None], 0.0)
-    scores = best.sum(dim=1)
-    return scores.masked_fill_((lengths == 0)[None, :], EMPTY_DOCUMENT_SCORE)
+def _score_chunk(query_tokens: torch.Tensor, owner: torch.Tensor, num_queries: int, docs: TokenVectors,
+                 start: int, end: int, device: torch.device) -> torch.Tensor:
+    """Scores ``[num_queries, end - start]``: every query token's best match in each document (a max over
+    each document's token segment), summed per query."""
+    counts = np.diff(docs.offsets[start : end + 1])
+    tokens = _as_float_tensor(docs.data[docs.offsets[start] : docs.offsets[end]], device).reshape(-1, query_tokens.shape[1])
+    similarities = tokens @ query_tokens.T  # [doc tokens, query tokens]
+    best = torch.segment_reduce(similarities, "max", lengths=torch.as_tensor(counts, device=device), axis=0)  # -inf if empty
+    empty = torch.as_tensor(counts == 0, device=device) if not counts.all() else None
+    if empty is not None:
+        best.masked_fill_(empty[:, None], 0.0)
+    if num_queries == 1:
+        scores = best.sum(dim=1)[None, :]
+    else:
+        scores = torch.zeros((num_queries, end - start), dtype=torch.float32, device=device).index_add_(0, owner, best.T)
+    return scores if empty is None else scores.masked_fill_(empty[None, :], EMPTY_DOCUMENT_SCORE)
