@@ -42,8 +42,8 @@ class MultimodalIndex:
     layout = "dense"
     """How vectors are stored (``"dense"``: one row per document); saved in the manifest."""
 
-    def __new__(cls, model: Any, *args: Any, **kwargs: Any) -> "MultimodalIndex":
-        if cls is MultimodalIndex:
+    def __new__(cls, model: Any = None, *args: Any, **kwargs: Any) -> "MultimodalIndex":
+        if cls is MultimodalIndex and model is not None:
             from .multivector import MultiVectorIndex, is_multi_vector
 
             if is_multi_vector(model):

@@ -95,7 +95,7 @@ def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", ba
     if not good:
         return Embedded(np.zeros((0, 0), dtype=np.float32), [], [], failures)
     vectors, late = encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
-                                 on_error=on_error, return_failures=True, show_progress_bar=False)
+                           on_error=on_error, return_failures=True, show_progress_bar=False)
     late_positions = {f.index for f in late}
     failures += [f.renumbered(good[f.index][0]) for f in late]
     kept = [pair for j, pair in enumerate(good) if j not in late_positions]

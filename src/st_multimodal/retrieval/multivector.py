@@ -67,6 +67,9 @@ class TokenStore:
             return
         dim = dims.pop()
         added = np.concatenate([np.asarray(row, dtype=self.dtype).reshape(-1, dim) for row in rows])
+        if not np.isfinite(added).all():
+            raise ValueError(f"token vectors do not fit {self.dtype.name} (values beyond its range or not finite); "
+                             "build the index with storage_dtype='float32'")
         used = self.num_tokens
         if not len(self) or self._data.shape[1] != dim:
             self._data = np.zeros((max(len(added), 1), dim), self.dtype)
