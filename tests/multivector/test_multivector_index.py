@@ -98,6 +98,21 @@ class TestStorage:
         a, b = half.similarity([QUERY], items), full.similarity([QUERY], items)
         np.testing.assert_allclose(a, b, atol=1e-4)  # similarity() embeds afresh: no storage involved
 
+    def test_store_grows_across_adds_and_refuses_what_float16_cannot_hold(self):
+        from st_multimodal.retrieval.multivector import TokenStore
+
+        store, rows = TokenStore(), [np.full((n, 4), n, np.float32) for n in (3, 0, 5, 1, 7)]
+        for row in rows:
+            store.extend([row])
+        assert len(store) == 5 and store.num_tokens == 16 and store.nbytes == 16 * 4 * 2 + 6 * 8
+        stored = store.vectors()
+        assert all(np.array_equal(stored.row(i), rows[i]) for i in range(5))
+        with pytest.raises(ValueError, match="float32"):
+            store.extend([np.full((1, 4), 1e6, np.float32)])
+        with pytest.raises(ValueError, match="size changed"):
+            store.extend([np.zeros((1, 8), np.float32)])
+        assert len(store) == 5
+
     def test_vectors_are_read_only(self, colqwen):
         index = build(colqwen, ["x"])
         with pytest.raises(ValueError):

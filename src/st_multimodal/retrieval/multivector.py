@@ -66,7 +66,8 @@ class TokenStore:
         if not rows:
             return
         dim = dims.pop()
-        added = np.concatenate([np.asarray(row, dtype=self.dtype).reshape(-1, dim) for row in rows])
+        with np.errstate(over="ignore"):  # reported below, with what to do about it
+            added = np.concatenate([np.asarray(row, dtype=self.dtype).reshape(-1, dim) for row in rows])
         if not np.isfinite(added).all():
             raise ValueError(f"token vectors do not fit {self.dtype.name} (values beyond its range or not finite); "
                              "build the index with storage_dtype='float32'")
