@@ -40,9 +40,11 @@ from .decoders.base import DECODERS, register_decoder
 from .types import Failure, Provenance, Resolved, ResolveContext
 from .loading import load, model_kind
 from .models import CrossEncoder, SentenceTransformer
+from .multivector import MultiVectorEncoder
 from .pipeline import DecodedCache, EmbeddingCache
 from .streaming import EncodeReport, encode_to_disk, load_embeddings
 from .retrieval import AddResult, Calibrator, DuplicateIdError, Hit, ModalityCentering, ModelMismatchError, MultimodalIndex
+from .retrieval.maxsim import maxsim
 from .demo import demo_model
 from .selfcheck import EmbeddingDriftError, IncompatibleReferenceError, SelfCheckError, SelfCheckReport, SelfCheckWarning
 
@@ -51,6 +53,8 @@ __version__ = "0.1.0"
 __all__ = [
     "SentenceTransformer",
     "CrossEncoder",
+    "MultiVectorEncoder",
+    "maxsim",
     "load",
     "model_kind",
     "FetchPolicy",

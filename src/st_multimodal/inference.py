@@ -12,20 +12,37 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import ModalityNotSupportedError, MultimodalInputError
+from .loading import model_init_kwargs
+from .model_fixes import apply_model_fixes
 from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
+from .pipeline.cache_prepass import answer_from_cache
 from .pipeline.device import features_to_device, pin_features
 from .pipeline.preresize import ImagePreResizer
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
 from .resolvers.expansion import has_documents
+from .selfcheck.mixin import SelfCheckMixin, pop_self_check_kwarg
 from .sources.base import scheme_of
 from .types import Failure, ResolveContext, Resolved
 from .upstream import upstream_value
 
-__all__ = ["CallOptions", "MultimodalMixin", "OnError", "at_input_positions"]
+__all__ = ["CallOptions", "EncoderMixin", "ItemInfo", "MultimodalMixin", "OnError", "at_input_positions", "per_item_outputs",
+           "split_init_kwargs"]
 
 OnError = Literal["raise", "skip"]
 _CALL: contextvars.ContextVar[CallOptions | None] = contextvars.ContextVar("st_multimodal_call", default=None)
+
+_MULTIMODAL_KWARGS = ("fetch_policy", "limits", "strict", "cache_dir", "decoded_cache_size", "resolve_workers",
+                      "decode_workers", "preprocess_workers", "prefetch_batches", "gpu_preprocessing")
+
+
+def split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
+    """(our constructor arguments with their defaults, upstream's arguments with ``dtype``/``image_size``... translated)."""
+    ours = {k: kwargs.pop(k) for k in _MULTIMODAL_KWARGS if k in kwargs}
+    defaults = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
+                    resolve_workers=None, decode_workers=None, preprocess_workers=1, prefetch_batches=2,
+                    gpu_preprocessing=None)
+    return {**defaults, **ours}, model_init_kwargs(kwargs)
 
 
 @dataclass
@@ -243,15 +260,135 @@ class MultimodalMixin:
             return rows_of(out, batch)
 
         events = self._pipeline(batch_size).run(entries, resolve=resolve_item, prepare=prepare, forward=forward)
-        with tqdm(total=total, initial=done, desc="Inputs", disable=not show_progress_bar) as bar:
-            for event in events:
-                bar.update(1)
-                if isinstance(event, Failure):
-                    if options.on_error == "raise":
-                        raise event.error
-                    options.failures.append(event)
-                    continue
-                yield event
+        try:
+            with tqdm(total=total, initial=done, desc="Inputs", disable=not show_progress_bar) as bar:
+                for event in events:
+                    bar.update(1)
+                    if isinstance(event, Failure):
+                        if options.on_error == "raise":
+                            raise event.error
+                        options.failures.append(event)
+                        continue
+                    yield event
+        finally:
+            events.close()  # stop the pipeline here, not wherever the garbage collector happens to run
+
+    def _embed_rows(
+        self,
+        inputs: list,
+        *,
+        batch_size: int,
+        device: torch.device,
+        prompt: str | None,
+        kwargs: dict,
+        show_progress_bar: bool,
+        rows_of: Callable[[dict, Any], list[Any]],
+        cacheable: bool,
+        to_cache: Callable[[Any], Any],
+        from_cache: Callable[[Any], Any],
+    ) -> list[Any]:
+        """Rows of the inputs that succeeded, in input order: through the embedding cache (when ``cacheable``
+        and the call allows it), else resolved, decoded, batched and run by :meth:`_run`.
+
+        ``to_cache`` turns a row into the numpy array stored; ``from_cache`` turns a stored array back into a row.
+        """
+        options = self._current_options()
+        ctx = options.ctx
+        cache = self.embedding_cache if options.use_cache and cacheable else None
+        settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds,
+                    sorted(ctx.extras.items()))
+        call_key = cache_key(self.fingerprint, settings) if cache is not None else None  # once per call
+
+        pre_resize = self._image_pre_resizer(device, kwargs)
+        rows: dict[int, Any] = {}
+        entries: Any = enumerate(inputs)
+        prepass = None
+        if cache is not None:  # unchanged local files answered without reading them
+            prepass = answer_from_cache(inputs, ctx, cache, lambda content_hash, modality: cache_key(call_key, content_hash, modality))
+            rows.update((index, from_cache(vector)) for index, vector in prepass.hits.items())
+            entries = prepass.rest
+        read: dict[int, tuple[str, str]] = {}  # content hash and modality of the local files read in this call
+
+        def resolve_item(index: int, raw: Any) -> Prepared:
+            resolved = self._resolve_for_model(raw, ctx, index)
+            if prepass is not None and index in prepass.signatures and resolved.provenance.content_hash:
+                read[index] = (resolved.provenance.content_hash, resolved.modality)
+            key = None
+            if cache is not None and resolved.provenance.content_hash:
+                key = cache_key(call_key, resolved.provenance.content_hash, resolved.modality)
+                hit = cache.get(key)
+                if hit is not None:
+                    return Prepared(row=(from_cache(hit), None))
+
+            def decode() -> Prepared:
+                value = self._materialize(resolved, ctx, index, pre_resize)
+                return Prepared(key=resolved.modality, value=value, extra=ItemInfo(resolved.provenance.source, key))
+
+            return Prepared(then=decode)
+
+        def keyed_rows(out: dict, batch) -> list[Any]:
+            return [(row, info.cache_key) for row, info in zip(rows_of(out, batch), batch.extras)]
+
+        pending_cache: list[tuple[str, Any]] = []
+        for row in self._run(entries, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs,
+                             resolve_item=resolve_item, rows_of=keyed_rows, show_progress_bar=show_progress_bar,
+                             total=len(inputs), done=len(rows)):
+            value, key = row.value
+            rows[row.index] = value
+            if cache is not None and key is not None:
+                pending_cache.append((key, to_cache(value)))
+        if pending_cache:
+            cache.put_many(pending_cache)
+        if read:
+            cache.remember_files([(prepass.signatures[index], *content) for index, content in read.items()])
+        return [rows[i] for i in sorted(rows)]
+
+
+class EncoderMixin(SelfCheckMixin, MultimodalMixin):
+    """The constructor and ``encode`` shared by the embedding models (``SentenceTransformer``, ``MultiVectorEncoder``),
+    with the self-check after loading (``self_check=``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
+        ours, upstream = split_init_kwargs(kwargs)
+        super().__init__(*args, **upstream)
+        self._setup_multimodal(**ours)
+        apply_model_fixes(self)
+        self._self_check_after_load(args[0] if args else upstream.get("model_name_or_path"), self_check, upstream)
+
+    def encode(
+        self,
+        inputs: Any,
+        *args: Any,
+        on_error: OnError = "raise",
+        return_failures: bool = False,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool | None = None,
+        use_cache: bool = True,
+        **kwargs: Any,
+    ):
+        """Upstream ``encode``, plus: ``on_error="skip"`` keeps going past bad items (rows of the good ones,
+        in input order); ``return_failures=True`` returns ``(embeddings, failures)``; per-call
+        ``fetch_policy`` / ``limits`` / ``strict``; ``use_cache=False`` bypasses the embedding cache."""
+        return self._call_upstream(super().encode, inputs, args, kwargs, on_error=on_error, return_failures=return_failures,
+                                   fetch_policy=fetch_policy, limits=limits, strict=strict, use_cache=use_cache)
+
+
+class ItemInfo:
+    """What travels with each batched item: its source (for located errors) and its embedding-cache key."""
+
+    __slots__ = ("source", "cache_key")
+
+    def __init__(self, source: str, cache_key: str | None):
+        self.source = source
+        self.cache_key = cache_key
+
+
+def per_item_outputs(out: dict, n: int) -> list[dict]:
+    """One forward pass's outputs split per item: batch-first tensors are indexed, other values shared."""
+    return [{k: (v[i] if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == n else v) for k, v in out.items()}
+            for i in range(n)]
 
 
 def at_input_positions(expanded: ExpandedInputs, failures: list[Failure]) -> list[Failure]:

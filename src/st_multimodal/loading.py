@@ -67,12 +67,20 @@ def _read_json(name_or_path: str, filename: str, **hub_kwargs: Any) -> dict | li
         return json.load(handle)
 
 
-def model_kind(name_or_path: str, **hub_kwargs: Any) -> Literal["embedder", "reranker"]:
-    """Decide from the model's own files: ST config, modules, architectures, LogitScore or a classification head."""
+ModelKind = Literal["embedder", "reranker", "multi-vector"]
+
+
+def model_kind(name_or_path: str, **hub_kwargs: Any) -> ModelKind:
+    """Decide from the model's own files: ST config, modules, architectures, LogitScore or a classification head.
+
+    ``"multi-vector"``: a late-interaction model (ColBERT, ColPali/ColQwen: ``*ForRetrieval``) for ``MultiVectorEncoder``.
+    """
     st_config = _read_json(name_or_path, "config_sentence_transformers.json", **hub_kwargs) or {}
     model_type = str(st_config.get("model_type", "")).lower()
     if model_type == "crossencoder":
         return "reranker"
+    if model_type in ("multivectorencoder", "colbert"):
+        return "multi-vector"
     if model_type in ("sentencetransformer", "sparseencoder"):
         return "embedder"
     modules = _read_json(name_or_path, "modules.json", **hub_kwargs) or []
@@ -85,20 +93,25 @@ def model_kind(name_or_path: str, **hub_kwargs: Any) -> Literal["embedder", "rer
     architectures = config.get("architectures") or []
     if any(a.endswith("ForSequenceClassification") for a in architectures):
         return "reranker"
+    if any(a.endswith("ForRetrieval") or a == "HF_ColBERT" for a in architectures):
+        return "multi-vector"
     return "embedder"
 
 
 def load(name_or_path: str, **kwargs: Any):
-    """Load ``name_or_path`` as the right class: ``SentenceTransformer`` for embedders, ``CrossEncoder`` for rerankers.
+    """Load ``name_or_path`` as the right class: ``SentenceTransformer`` for embedders, ``CrossEncoder`` for rerankers,
+    ``MultiVectorEncoder`` for multi-vector (late-interaction) models.
 
     All keyword arguments go to that class (``device``, ``dtype``, ``image_size``, ``fetch_policy``, ...).
     """
     from .models import CrossEncoder, SentenceTransformer
+    from .multivector import MultiVectorEncoder
 
     hub_kwargs = {k: kwargs[k] for k in ("revision", "token", "cache_folder") if k in kwargs}
     if "cache_folder" in hub_kwargs:
         hub_kwargs["cache_dir"] = hub_kwargs.pop("cache_folder")
-    cls = CrossEncoder if model_kind(name_or_path, **hub_kwargs) == "reranker" else SentenceTransformer
+    classes = {"reranker": CrossEncoder, "multi-vector": MultiVectorEncoder}
+    cls = classes.get(model_kind(name_or_path, **hub_kwargs), SentenceTransformer)
     return cls(name_or_path, **kwargs)
 
 

@@ -5,37 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from sentence_transformers import CrossEncoder as _UpstreamCrossEncoder
 from sentence_transformers import SentenceTransformer as _UpstreamSentenceTransformer
 from sentence_transformers.util import truncate_embeddings
 
 from .errors import UnsupportedInputError, describe_source
-from .inference import MultimodalMixin, OnError
-from .loading import assemble_reranker_modules, model_init_kwargs
+from .inference import EncoderMixin, ItemInfo, MultimodalMixin, OnError, per_item_outputs, split_init_kwargs
+from .loading import assemble_reranker_modules
 from .model_fixes import apply_model_fixes
-from .pipeline import Prepared, cache_key
-from .pipeline.cache_prepass import answer_from_cache
+from .pipeline import Prepared
 from .policy import DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents
 from .selfcheck.mixin import SelfCheckMixin, pop_self_check_kwarg
 
 __all__ = ["CrossEncoder", "SentenceTransformer"]
 
-_MULTIMODAL_KWARGS = ("fetch_policy", "limits", "strict", "cache_dir", "decoded_cache_size", "resolve_workers",
-                      "decode_workers", "preprocess_workers", "prefetch_batches", "gpu_preprocessing")
 
-
-def _split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
-    ours = {k: kwargs.pop(k) for k in _MULTIMODAL_KWARGS if k in kwargs}
-    defaults = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
-                    resolve_workers=None, decode_workers=None, preprocess_workers=1, prefetch_batches=2,
-                    gpu_preprocessing=None)
-    return {**defaults, **ours}, model_init_kwargs(kwargs)
-
-
-class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTransformer):
+class SentenceTransformer(EncoderMixin, _UpstreamSentenceTransformer):
     """Upstream ``SentenceTransformer`` that accepts every input form (URLs, paths, bytes, PIL, arrays, audio, video).
 
     Extra constructor arguments: ``fetch_policy``, ``limits``, ``strict``, ``cache_dir`` (persistent
@@ -47,32 +34,6 @@ class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTran
     when the processor supports it). ``self_check="warn"`` or ``"raise"`` checks the reference shipped with
     the model (``st_multimodal_reference.json``) right after loading; see ``save_reference`` / ``self_check``.
     """
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
-        ours, upstream = _split_init_kwargs(kwargs)
-        super().__init__(*args, **upstream)
-        self._setup_multimodal(**ours)
-        apply_model_fixes(self)
-        self._self_check_after_load(args[0] if args else upstream.get("model_name_or_path"), self_check, upstream)
-
-    def encode(
-        self,
-        inputs: Any,
-        *args: Any,
-        on_error: OnError = "raise",
-        return_failures: bool = False,
-        fetch_policy: FetchPolicy | None = None,
-        limits: DecodeLimits | None = None,
-        strict: bool | None = None,
-        use_cache: bool = True,
-        **kwargs: Any,
-    ):
-        """Upstream ``encode``, plus: ``on_error="skip"`` keeps going past bad items (rows of the good ones,
-        in input order); ``return_failures=True`` returns ``(embeddings, failures)``; per-call
-        ``fetch_policy`` / ``limits`` / ``strict``; ``use_cache=False`` bypasses the embedding cache."""
-        return self._call_upstream(super().encode, inputs, args, kwargs, on_error=on_error, return_failures=return_failures,
-                                   fetch_policy=fetch_policy, limits=limits, strict=strict, use_cache=use_cache)
 
     @torch.inference_mode()
     def _inference(
@@ -91,56 +52,12 @@ class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTran
     ):
         device = self._resolve_inference_device(device)
         self.eval()
-        options = self._current_options()
-        ctx = options.ctx
-        cache = self.embedding_cache if options.use_cache and output_value == "sentence_embedding" else None
-        settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds,
-                    sorted(ctx.extras.items()))
-        call_key = cache_key(self.fingerprint, settings) if cache is not None else None  # once per call
-        pre_resize = self._image_pre_resizer(device, kwargs)
-
-        rows: dict[int, Any] = {}
-        entries: Any = enumerate(inputs)
-        prepass = None
-        if cache is not None:
-            prepass = answer_from_cache(inputs, ctx, cache, lambda content_hash, modality: cache_key(call_key, content_hash, modality))
-            rows.update((index, torch.from_numpy(vector)) for index, vector in prepass.hits.items())
-            entries = prepass.rest
-        read: dict[int, tuple[str, str]] = {}  # content hash and modality of the local files read in this call
-
-        def resolve_item(index: int, raw: Any) -> Prepared:
-            resolved = self._resolve_for_model(raw, ctx, index)
-            if prepass is not None and index in prepass.signatures and resolved.provenance.content_hash:
-                read[index] = (resolved.provenance.content_hash, resolved.modality)
-            key = None
-            if cache is not None and resolved.provenance.content_hash:
-                key = cache_key(call_key, resolved.provenance.content_hash, resolved.modality)
-                hit = cache.get(key)
-                if hit is not None:
-                    return Prepared(row=(torch.from_numpy(hit), None))
-            def decode() -> Prepared:
-                value = self._materialize(resolved, ctx, index, pre_resize)
-                return Prepared(key=resolved.modality, value=value, extra=_Info(resolved.provenance.source, key))
-
-            return Prepared(then=decode)
-
-        def rows_of(out: dict, batch) -> list[Any]:
-            rows = self._rows(out, len(batch), output_value)
-            return [(row, info.cache_key) for row, info in zip(rows, batch.extras)]
-
-        pending_cache: list[tuple[str, np.ndarray]] = []
-        for row in self._run(entries, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs,
-                             resolve_item=resolve_item, rows_of=rows_of, show_progress_bar=show_progress_bar,
-                             total=len(inputs), done=len(rows)):
-            value, key = row.value
-            rows[row.index] = value
-            if cache is not None and key is not None:
-                pending_cache.append((key, value.float().cpu().numpy()))
-        if pending_cache:
-            cache.put_many(pending_cache)
-        if read:
-            cache.remember_files([(prepass.signatures[index], *content) for index, content in read.items()])
-        ordered = [rows[i] for i in sorted(rows)]
+        ordered = self._embed_rows(
+            inputs, batch_size=batch_size, device=device, prompt=prompt, kwargs=kwargs, show_progress_bar=show_progress_bar,
+            rows_of=lambda out, batch: self._rows(out, len(batch), output_value),
+            cacheable=output_value == "sentence_embedding",
+            to_cache=lambda row: row.float().cpu().numpy(), from_cache=torch.from_numpy,
+        )
         if output_value != "sentence_embedding":
             return ordered
         return self._finish_embeddings(ordered, device, save_to_cpu, normalize_embeddings, truncate_dim)
@@ -153,7 +70,7 @@ class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTran
             if "token_embeddings" not in out:
                 raise UnsupportedInputError(f"this model produces no token embeddings (outputs: {sorted(out)})")
             return [emb[mask.bool()] for emb, mask in zip(out["token_embeddings"], out["attention_mask"])]
-        return [{k: (v[i] if isinstance(v, torch.Tensor) and v.ndim > 0 and v.shape[0] == n else v) for k, v in out.items()} for i in range(n)]
+        return per_item_outputs(out, n)
 
     @staticmethod
     def _finish_embeddings(rows: list[torch.Tensor], device, save_to_cpu: bool, normalize: bool, truncate_dim: int | None):
@@ -168,14 +85,6 @@ class SentenceTransformer(SelfCheckMixin, MultimodalMixin, _UpstreamSentenceTran
         return stacked
 
 
-class _Info:
-    __slots__ = ("cache_key", "source")
-
-    def __init__(self, source: str, cache_key: str | None):
-        self.source = source
-        self.cache_key = cache_key
-
-
 class CrossEncoder(SelfCheckMixin, MultimodalMixin, _UpstreamCrossEncoder):
     """Upstream ``CrossEncoder`` that scores pairs of any supported modalities, with per-item failures.
 
@@ -188,7 +97,7 @@ class CrossEncoder(SelfCheckMixin, MultimodalMixin, _UpstreamCrossEncoder):
 
     def __init__(self, *args: Any, **kwargs: Any):
         self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
-        ours, upstream = _split_init_kwargs(kwargs)
+        ours, upstream = split_init_kwargs(kwargs)
         path = args[0] if args else upstream.get("model_name_or_path")
         if isinstance(path, str) and upstream.get("modules") is None:
             modules = assemble_reranker_modules(
@@ -275,7 +184,7 @@ class CrossEncoder(SelfCheckMixin, MultimodalMixin, _UpstreamCrossEncoder):
 
             def decode() -> Prepared:
                 values = tuple(self._materialize(side, ctx, index, pre_resize) for side in sides)
-                return Prepared(key=tuple(s.modality for s in sides), value=values, extra=_Info(sides[1].provenance.source, None))
+                return Prepared(key=tuple(s.modality for s in sides), value=values, extra=ItemInfo(sides[1].provenance.source, None))
 
             return Prepared(then=decode)
 

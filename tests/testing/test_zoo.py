@@ -277,3 +277,25 @@ class TestBuildQwen3vlReranker:
             [("a red square", "paris")], prompt="Find red things."
         )
         assert plain[0] != prompted[0]
+
+
+# ------------------------------------------------------------------------------- ColQwen multi-vector
+class TestBuildColqwen:
+    @pytest.fixture(scope="class")
+    def colqwen(self, folders):
+        from sentence_transformers import MultiVectorEncoder
+
+        return MultiVectorEncoder(str(folders["colqwen"]), device="cpu")
+
+    def test_upstream_native_layout(self, colqwen, folders):
+        config = json.loads((folders["colqwen"] / "config_sentence_transformers.json").read_text())
+        assert config["model_type"] == "MultiVectorEncoder" and colqwen.similarity_fn_name == "maxsim"
+        assert [type(module).__name__ for module in colqwen] == ["Transformer", "Dense", "MultiVectorMask", "Normalize"]
+        assert colqwen.prompts["query"] == zoo.COLQWEN_QUERY_PROMPT and colqwen.prompts["document"] == zoo.COLQWEN_DOCUMENT_PROMPT
+
+    def test_text_and_images_give_unit_token_vectors(self, colqwen):
+        rows = colqwen.encode_document([TEXTS[0], _image("red"), _image("blue", "circle")])
+        assert all(row.ndim == 2 and row.shape[1] == zoo.COLQWEN_DIM for row in rows)
+        assert all(torch.allclose(row.norm(dim=-1), torch.ones(len(row)), atol=1e-5) for row in rows)
+        scores = colqwen.similarity(colqwen.encode_query(TEXTS), rows)
+        assert scores.shape == (2, 3) and len({round(float(s), 4) for s in scores.flatten()}) == 6

@@ -118,7 +118,8 @@ def load_model(args: argparse.Namespace, kind: Literal["embedder", "reranker"], 
         raise CliError(f"--model {name!r} is a file; give the model's folder or a hub id")
     found = model_kind(name)
     if found != kind:
-        need = {"embedder": "an embedding model (SentenceTransformer)", "reranker": "a reranker (CrossEncoder)"}
+        need = {"embedder": "an embedding model (SentenceTransformer)", "reranker": "a reranker (CrossEncoder)",
+                "multi-vector": "a multi-vector model (MultiVectorEncoder)"}
         raise CliError(f"{name!r} is {need[found]}, but this command needs {need[kind]}")
     cls = SentenceTransformer if kind == "embedder" else CrossEncoder
     try:

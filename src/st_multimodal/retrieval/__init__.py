@@ -9,11 +9,16 @@ from .backends import BACKENDS, ExactBackend, FaissBackend, SearchBackend, regis
 from .calibration import Calibrator, IsotonicMapping, PlattMapping, fit_isotonic, fit_platt, precision_recall
 from .centering import ModalityCentering
 from .index import MultimodalIndex
+from .maxsim import TokenVectors, maxsim
+from .multivector import MultiVectorIndex
 from .records import AddResult, DuplicateIdError, Hit
 from .storage import ModelMismatchError
 
 __all__ = [
     "MultimodalIndex",
+    "MultiVectorIndex",
+    "TokenVectors",
+    "maxsim",
     "Hit",
     "AddResult",
     "DuplicateIdError",

@@ -40,7 +40,22 @@ class MultimodalIndex:
     large collections when installed). Decoded media stay in an LRU of ``cache_bytes`` (estimated
     decoded size) so a reranker reuses them; ``keep_inputs`` keeps a reference to each original input
     so one that fell out can be resolved again. Texts are always kept. Not safe for concurrent ``add``.
+
+    With a multi-vector model (``MultiVectorEncoder``) the index is a
+    :class:`~st_multimodal.retrieval.multivector.MultiVectorIndex`: token vectors stored flat in float16,
+    searched with exact MaxSim.
     """
+
+    layout = "dense"
+    """How vectors are stored (``"dense"``: one row per document); saved in the manifest."""
+
+    def __new__(cls, model: Any = None, *args: Any, **kwargs: Any) -> "MultimodalIndex":
+        if cls is MultimodalIndex and model is not None:
+            from .multivector import MultiVectorIndex, is_multi_vector
+
+            if is_multi_vector(model):
+                cls = MultiVectorIndex
+        return super().__new__(cls)
 
     def __init__(self, model: Any, *, backend: str = "exact", keep_inputs: bool = True,
                  cache_bytes: int = 256 * 1024 * 1024, batch_size: int = 32):
@@ -114,7 +129,7 @@ class MultimodalIndex:
                      if (found := document_of(items[o], self._ctx)) is not None}
         keyed = row_ids(list(zip(expanded.origins, expanded.pages)), ids, documents, auto, self._rows)
         self._next_auto_id = next_auto_id
-        embedded = embed_items(self.model, expanded, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
+        embedded = self._embed_items(expanded, "document", on_error=on_error)
         added = [keyed[(p, page)] for p, page in zip(embedded.positions, embedded.pages)]
         self._append(embedded, added, [_row_metadata(metadata[p], p, page) for p, page in zip(embedded.positions, embedded.pages)])
         failed = [keyed[(f.index, f.page)] for f in embedded.failures]
@@ -125,10 +140,7 @@ class MultimodalIndex:
     def _append(self, embedded: Embedded, ids: list, metadata: list) -> None:
         if not embedded.positions:
             return
-        vectors = embedded.vectors
-        if len(self._ids) and vectors.shape[1] != self._vectors.shape[1]:
-            raise ValueError(f"embedding size changed: index has {self._vectors.shape[1]}, model gave {vectors.shape[1]}")
-        self._vectors = vectors.copy() if not len(self._ids) else np.concatenate([self._vectors, vectors])
+        self._extend_vectors(embedded.vectors)
         for doc_id, meta, item, resolved, modality in zip(ids, metadata, embedded.inputs, embedded.resolved, embedded.modalities):
             self._rows[doc_id] = len(self._ids)
             self._ids.append(doc_id)
@@ -140,6 +152,15 @@ class MultimodalIndex:
             else:
                 self._inputs.append(item if self.keep_inputs else None)
                 self.decoded.put(self._cache_key(len(self._ids) - 1), resolved)
+
+    def _embed_items(self, items: list, role: str, on_error: str = "raise") -> Embedded:
+        """Embed ``items`` as documents or as queries (``role``; the same for a single-vector model)."""
+        return embed_items(self.model, items, on_error=on_error, batch_size=self.batch_size, ctx=self._ctx)
+
+    def _extend_vectors(self, vectors: np.ndarray) -> None:
+        if len(self._ids) and vectors.shape[1] != self._vectors.shape[1]:
+            raise ValueError(f"embedding size changed: index has {self._vectors.shape[1]}, model gave {vectors.shape[1]}")
+        self._vectors = vectors.copy() if not len(self._ids) else np.concatenate([self._vectors, vectors])
 
     def _cache_key(self, row: int) -> str:
         return self._hashes[row] or f"id:{self._ids[row]!r}"
@@ -159,7 +180,7 @@ class MultimodalIndex:
             raise ValueError("min_probability needs a calibration: call index.calibrate(...) first")
         if not len(self):
             return []
-        embedded = embed_items(self.model, [query], ctx=self._ctx)
+        embedded = self._embed_items([query], "query")
         if len(embedded.positions) != 1:
             raise UnsupportedInputError(f"the query is a PDF of {len(embedded.positions)} pages; search with one page: "
                                         "as_document(x, pages=[n])", index=0, source=describe_source(query))
@@ -288,6 +309,19 @@ class MultimodalIndex:
         return calibrator
 
     # -- persistence ------------------------------------------------------------------------------------
+
+    @property
+    def dimension(self) -> int | None:
+        """The embedding size (None while empty)."""
+        return int(self._vectors.shape[1]) if len(self) else None
+
+    def _save_vectors(self, folder: os.PathLike) -> None:
+        np.save(os.path.join(folder, "vectors.npy"), self._vectors, allow_pickle=False)
+
+    def _load_vectors(self, folder: os.PathLike) -> int:
+        """Read the saved vectors; return how many documents they are for."""
+        self._vectors = np.load(os.path.join(folder, "vectors.npy"), allow_pickle=False)
+        return len(self._vectors)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to a folder (see :mod:`st_multimodal.retrieval.storage` for the layout)."""

@@ -8,7 +8,7 @@ content hash it would have produced itself, and its embedding cache keys match.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,10 +68,11 @@ class Embedded:
     """Vectors of the items that succeeded, with their positions in the call, modalities and resolved values.
 
     A PDF input gives one row per page: its rows share the PDF's position and ``pages`` tells them apart
-    (None for inputs that are not pages).
+    (None for inputs that are not pages). ``vectors``: one row per item, or (multi-vector models) a list of
+    ``[num_tokens, dim]`` arrays.
     """
 
-    vectors: np.ndarray
+    vectors: np.ndarray | list[np.ndarray]
     positions: list[int]
     resolved: list[Resolved]
     failures: list[Failure] = field(default_factory=list)
@@ -85,10 +86,12 @@ class Embedded:
 
 
 def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", batch_size: int = 32,
-                ctx: ResolveContext | None = None) -> Embedded:
+                ctx: ResolveContext | None = None, encode: Callable[..., Any] | None = None) -> Embedded:
     """Resolve each item once (a PDF: each of its pages), then embed all of them in one ``model.encode`` call
-    (rows in input order, a PDF's pages in page order)."""
+    (rows in input order, a PDF's pages in page order). ``encode``: the model's method to call instead
+    (e.g. ``model.encode_query``)."""
     ctx = ctx or model.resolve_context()
+    encode = encode or model.encode
     expanded = expand_documents(items if isinstance(items, ExpandedInputs) else list(items), ctx, on_error=on_error)
     outcomes = resolve_items(expanded, ctx, model)
 
@@ -101,15 +104,22 @@ def embed_items(model: Any, items: Sequence[Any], *, on_error: str = "raise", ba
     good = [(j, o) for j, o in enumerate(outcomes) if isinstance(o, Resolved)]
     if not good:
         return Embedded(np.zeros((0, 0), dtype=np.float32), [], [], sorted(failures, key=_order))
-    vectors, late = model.encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
-                                 on_error=on_error, return_failures=True, show_progress_bar=False)
+    vectors, late = encode([o for _, o in good], batch_size=batch_size, convert_to_numpy=True,
+                           on_error=on_error, return_failures=True, show_progress_bar=False)
     late_positions = {f.index for f in late}
     failures += [moved(f, good[f.index][0]) for f in late]
     kept = [pair for j, pair in enumerate(good) if j not in late_positions]
-    return Embedded(np.asarray(vectors, dtype=np.float32).reshape(len(kept), -1), [expanded.origins[j] for j, _ in kept],
+    return Embedded(_as_rows(vectors, len(kept)), [expanded.origins[j] for j, _ in kept],
                     [r for _, r in kept], sorted(failures, key=_order), [expanded.pages[j] for j, _ in kept],
                     [expanded[j] for j, _ in kept])
 
 
 def _order(failure: Failure) -> tuple[int, int]:
     return failure.index, failure.page or 0
+
+
+def _as_rows(vectors: Any, n: int) -> np.ndarray | list[np.ndarray]:
+    """float32 rows: a ``[n, dim]`` matrix, or a list of per-item matrices for ragged (multi-vector) output."""
+    if isinstance(vectors, list):
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+    return np.asarray(vectors, dtype=np.float32).reshape(n, -1)

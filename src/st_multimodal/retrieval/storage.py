@@ -1,7 +1,9 @@
 """Saving and loading a ``MultimodalIndex`` as a folder of plain files::
 
-    manifest.json      format, version, model fingerprint, similarity, dimension, count, backend
-    vectors.npy        the raw embeddings (float32, one row per document)
+    manifest.json      format, version, model fingerprint, similarity, dimension, count, backend, layout
+    vectors.npy        the raw embeddings (float32, one row per document), layout "dense"
+    tokens.npy         multi-vector indexes (layout "tokens"): every document's token vectors, flat (float16)
+    offsets.npy        ... and where each document's tokens start (int64, count + 1 entries)
     items.json         ids, modalities, metadata, content hashes, and the inputs that are strings (else null)
     centering.npz      per-modality means, if centring is on
     calibration.json   the Calibrator, if one was fitted
@@ -52,7 +54,7 @@ def save_index(index: Any, path: str | os.PathLike) -> None:
         items_text = json.dumps(items)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"index metadata must be JSON-serialisable to save: {exc}") from exc
-    np.save(folder / "vectors.npy", index._vectors, allow_pickle=False)
+    index._save_vectors(folder)
     (folder / "items.json").write_text(items_text, encoding="utf-8")
     for name in ("centering.npz", "calibration.json"):
         (folder / name).unlink(missing_ok=True)
@@ -62,7 +64,7 @@ def save_index(index: Any, path: str | os.PathLike) -> None:
         index.calibrator.save(folder / "calibration.json")
     manifest = {
         "format": FORMAT, "version": VERSION, "model_fingerprint": index.model.fingerprint, "metric": index.metric,
-        "dimension": int(index._vectors.shape[1]) if len(index) else None, "count": len(index),
+        "dimension": index.dimension, "count": len(index), "layout": index.layout,
         "backend": index.backend_name, "keep_inputs": index.keep_inputs,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")  # last: marks a complete save
@@ -86,15 +88,17 @@ def load_index(cls: type, path: str | os.PathLike, model: Any, *, on_model_misma
     index = cls(model, **kwargs)
     if index.metric != manifest["metric"]:
         raise ModelMismatchError(f"the index was saved with similarity {manifest['metric']!r}, the model uses {index.metric!r}")
+    if index.layout != manifest.get("layout", "dense"):
+        raise ModelMismatchError(f"the index was saved with {manifest.get('layout', 'dense')!r} vectors, this model gives {index.layout!r} ones")
     items = json.loads((folder / "items.json").read_text(encoding="utf-8"))
-    index._vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+    count = index._load_vectors(folder)
     index._ids = list(items["ids"])
     index._rows = {doc_id: row for row, doc_id in enumerate(index._ids)}
     index._modalities, index._metadata = list(items["modalities"]), list(items["metadata"])
     index._hashes, index._inputs = list(items["content_hashes"]), list(items["inputs"])
     index._next_auto_id = max([i for i in index._ids if isinstance(i, int)], default=-1) + 1
-    if len(index._ids) != len(index._vectors):
-        raise ValueError(f"{folder}: {len(index._ids)} ids but {len(index._vectors)} vectors")
+    if len(index._ids) != count:
+        raise ValueError(f"{folder}: {len(index._ids)} ids but vectors for {count} documents")
     if (folder / "centering.npz").exists():
         index._centering = ModalityCentering.load(folder / "centering.npz")
     if (folder / "calibration.json").exists():

@@ -15,6 +15,7 @@ kind                   loads with                               modalities
 ``clap``               ``SentenceTransformer(folder)``          text, audio (48 kHz, up to 2 s)
 ``qwen3vl-embedding``  ``SentenceTransformer(folder)``          text, image, video, message
 ``qwen3vl-reranker``   ``CrossEncoder(folder)``                 text, image, video, message
+``colqwen``            ``MultiVectorEncoder(folder)``           text, image, video, message
 =====================  =======================================  ==================================
 
 Import this module explicitly (``from st_multimodal.testing import zoo``): it imports ``torch`` and
@@ -43,6 +44,7 @@ __all__ = [
     "ZOO_VERSION",
     "build_clap",
     "build_clip",
+    "build_colqwen",
     "build_model",
     "build_qwen3vl_embedding",
     "build_qwen3vl_reranker",
@@ -59,6 +61,9 @@ CLAP_MAX_LENGTH_S = 2
 
 QWEN_QUERY_PROMPT = "Retrieve images or text relevant to the user's query."
 QWEN_DOCUMENT_PROMPT = "Represent the user's input."
+COLQWEN_QUERY_PROMPT = "Find the document page that answers the query."
+COLQWEN_DOCUMENT_PROMPT = "Represent the document page."
+COLQWEN_DIM = 16
 QWEN_RERANK_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
 _QWEN_RERANK_SYSTEM = (
     'Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
@@ -421,6 +426,41 @@ def build_qwen3vl_reranker(path: str | os.PathLike[str], *, seed: int = 0) -> Pa
         return _save_st(model, path, padding_side="left")
 
 
+def build_colqwen(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """Build a ColQwen-style multi-vector model: Transformer -> Dense(token_embeddings) -> MultiVectorMask -> Normalize.
+
+    Upstream's native ``MultiVectorEncoder`` layout (``modules.json``, ``model_type: MultiVectorEncoder``):
+    the tiny Qwen3-VL backbone of ``qwen3vl-embedding`` gives one hidden state per token of the rendered
+    chat (prompt, text or image patches), projected to ``COLQWEN_DIM`` = 16 and L2-normalised per token.
+    Distinct ``query`` / ``document`` prompts, MaxSim similarity. Modalities: text, image, video, message.
+    """
+    from sentence_transformers import MultiVectorEncoder
+    from sentence_transformers.base.modules import Dense, Normalize, Transformer
+    from sentence_transformers.multi_vector_encoder.modules import MultiVectorMask
+    from transformers import Qwen3VLModel
+
+    path = _fresh_dir(path)
+    tokenizer = _tok.qwen_tokenizer()
+    with _seeded(seed):
+        backbone = Qwen3VLModel(_qwen3vl_config(tokenizer))
+    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
+        backbone.save_pretrained(staging)
+        _qwen3vl_processor(tokenizer, _EMBEDDING_TEMPLATE).save_pretrained(staging)
+        transformer = Transformer(
+            staging,
+            transformer_task="feature-extraction",
+            processing_kwargs={"chat_template": {"add_generation_prompt": True}},
+            unpad_inputs=False,
+        )
+        with _seeded(seed + 1):
+            projection = Dense(transformer.get_embedding_dimension(), COLQWEN_DIM, bias=False,
+                               activation_function=torch.nn.Identity(), module_input_name="token_embeddings")
+        modules = [transformer, projection, MultiVectorMask(), Normalize(module_input_name="token_embeddings")]
+        prompts = {"query": COLQWEN_QUERY_PROMPT, "document": COLQWEN_DOCUMENT_PROMPT}
+        model = MultiVectorEncoder(modules=modules, prompts=prompts, similarity_fn_name="maxsim", device="cpu")
+        return _save_st(model, path)
+
+
 # -------------------------------------------------------------------------------- dispatch and cache
 _BUILDERS: dict[str, Callable[..., Path]] = {
     "clip": build_clip,
@@ -429,6 +469,7 @@ _BUILDERS: dict[str, Callable[..., Path]] = {
     "clap": build_clap,
     "qwen3vl-embedding": build_qwen3vl_embedding,
     "qwen3vl-reranker": build_qwen3vl_reranker,
+    "colqwen": build_colqwen,
 }
 KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind :func:`build_model` and :func:`cached_model` accept."""
