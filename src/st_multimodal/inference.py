@@ -17,6 +17,7 @@ from .model_fixes import apply_model_fixes
 from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
 from .pipeline.cache_prepass import answer_from_cache
 from .pipeline.device import features_to_device, pin_features
+from .pipeline.fingerprint import state_token
 from .pipeline.preresize import ImagePreResizer
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
@@ -90,6 +91,7 @@ class MultimodalMixin:
         self.prefetch_batches = prefetch_batches
         self.gpu_preprocessing = gpu_preprocessing
         self._fingerprint: str | None = None
+        self._fingerprint_token: Any = None
 
     # -- per-call options -------------------------------------------------------------------------------
 
@@ -149,9 +151,15 @@ class MultimodalMixin:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the weights, modules and processor settings (part of every cache key)."""
-        if self._fingerprint is None:
-            self._fingerprint = model_fingerprint(self)
+        """Identifies the weights, modules and processor settings (part of every cache key).
+
+        Recomputed when a cheap check (:func:`~st_multimodal.pipeline.fingerprint.state_token`) sees a
+        weight changed in place (an optimizer step, ``load_state_dict``), replaced, or moved, or the
+        processor's settings changed since it was last computed.
+        """
+        token = state_token(self)
+        if self._fingerprint is None or token != self._fingerprint_token:
+            self._fingerprint, self._fingerprint_token = model_fingerprint(self), token
         return self._fingerprint
 
     # -- resolving ----------------------------------------------------------------------------------------

@@ -236,3 +236,25 @@ class TestFetchRouting:
         assert rows[0].startswith("st-mm-fetch") and rows[2].startswith("st-mm-fetch")
         # local inputs are read and decoded on a decode worker in one go (no hand-off between threads)
         assert rows[1].startswith("st-mm-decode") and rows[3].startswith("st-mm-decode")
+
+
+class TestFingerprintFollowsTheModel:
+    def test_in_place_weight_change_misses_the_cache(self, zoo_path, tmp_path):
+        import torch
+
+        model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu", cache_dir=tmp_path / "cache")
+        before = model.encode(["a red circle"])
+        assert np.array_equal(model.encode(["a red circle"]), before) and model.embedding_cache.hits == 1
+        fingerprint = model.fingerprint
+        with torch.no_grad():  # what an optimizer step does
+            next(p for n, p in model.named_parameters() if "text_projection" in n).mul_(2.0)
+        assert model.fingerprint != fingerprint
+        after = model.encode(["a red circle"])
+        assert model.embedding_cache.hits == 1 and not np.allclose(after, before)
+
+    def test_processor_change_changes_the_fingerprint(self, zoo_path):
+        model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu")
+        fingerprint = model.fingerprint
+        assert model.fingerprint == fingerprint  # stable while nothing changes
+        model.processor.image_processor.crop_size = {"height": 200, "width": 200}
+        assert model.fingerprint != fingerprint

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["model_fingerprint"]
+__all__ = ["model_fingerprint", "state_token"]
 
 
 @torch.inference_mode()
@@ -44,3 +44,20 @@ def _processor_settings(processor: Any) -> str:
         return processor.to_json_string()
     except Exception:  # noqa: BLE001 - processors without a JSON form fall back to repr
         return repr(processor)
+
+
+def state_token(model: torch.nn.Module) -> tuple:
+    """A cheap value that changes when :func:`model_fingerprint` may have: each weight's storage, version
+    counter (bumped by every in-place change made through the tensor itself) and dtype, the number of
+    modules, and the processor's settings. Changes made through ``tensor.data`` bypass the version counter."""
+    weights = tuple((t.data_ptr(), _version(t), t.dtype) for t in (*model.parameters(), *model.buffers()))
+    processor = getattr(model, "processor", None)
+    settings = hash(_processor_settings(processor)) if processor is not None else None
+    return weights, sum(1 for _ in model.modules()), settings
+
+
+def _version(tensor: torch.Tensor) -> int:
+    try:
+        return tensor._version
+    except RuntimeError:  # inference tensors have no version counter (and cannot be changed in place)
+        return -1

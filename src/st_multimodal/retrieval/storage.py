@@ -22,7 +22,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from .calibration import Calibrator
 from .centering import ModalityCentering
