@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import pytest
@@ -120,28 +119,3 @@ class TestImagePreResizer:
         resizer = ImagePreResizer.for_processor(clip_model.processor)
         float_image = torch.rand(3, 300, 400)
         assert resizer(float_image) is float_image and resizer({"text": "x"}) == {"text": "x"}
-
-
-class TestTorchThreads:
-    def test_workers_use_one_thread_and_the_caller_keeps_its_own(self, clip_model):
-        before = torch.get_num_threads()
-        seen = []
-        original = clip_model.preprocess
-
-        def spy(*args, **kwargs):
-            seen.append((threading.current_thread().name, torch.get_num_threads()))
-            return original(*args, **kwargs)
-
-        clip_model.preprocess = spy
-        try:
-            clip_model.encode([_jpeg(64, 48, seed=s) for s in range(5)], batch_size=2)
-        finally:
-            del clip_model.preprocess
-        assert seen and all(name.startswith("st-mm-prepare") and n == 1 for name, n in seen)
-        assert torch.get_num_threads() == before
-
-        fresh = []
-        thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
-        thread.start()
-        thread.join()
-        assert fresh == [before]  # the process default was restored for threads started later

@@ -27,7 +27,6 @@ from typing import Any
 from ..errors import DecodeError, MultimodalInputError
 from ..types import Failure
 from .batching import Batch, Bucketer
-from .threads import one_torch_thread, restoring_torch_threads
 
 __all__ = ["Pipeline", "Prepared", "Row", "is_out_of_memory"]
 
@@ -104,10 +103,6 @@ class Pipeline:
         forward: Callable[[Batch, Any], Sequence[Any]],
     ) -> Iterator[Row | Failure]:
         """Yield a Row per input that produced output and a Failure per input that did not."""
-        with restoring_torch_threads():
-            yield from self._run(entries, resolve, prepare, forward)
-
-    def _run(self, entries, resolve, prepare, forward) -> Iterator[Row | Failure]:
         out: queue.Queue = queue.Queue()
         slots = threading.BoundedSemaphore(self.prefetch_batches)
         stop = threading.Event()
@@ -150,9 +145,9 @@ class Pipeline:
     # -- producer thread ------------------------------------------------------------------------------
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
-        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode", initializer=one_torch_thread)
+        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode")
         resolvers = _Fetchers(decoders, self.remote_workers if self.is_remote else 0, self.is_remote)
-        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare", initializer=one_torch_thread)
+        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
         try:
             bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
             for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
