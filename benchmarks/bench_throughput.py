@@ -679,7 +679,7 @@ def parse_args(argv=None):
     p.add_argument("--reranker", default="qwen3vl-reranker", help="model for f: zoo kind or a folder")
     p.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "st_mm_bench_images"))
     p.add_argument("--resolve-workers", type=int, default=None, help="ours: remote fetch threads (default: library's)")
-    p.add_argument("--preprocess-workers", type=int, default=1)
+    p.add_argument("--preprocess-workers", type=int, default=2, help="ours: batches preprocessed at once (library default 2)")
     p.add_argument("--prefetch-batches", type=int, default=2)
     p.add_argument("--draft-jpeg", action="store_true", help="ours: DecodeLimits(draft_jpeg=True) (changes pixels)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads for the whole run")

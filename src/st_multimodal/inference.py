@@ -41,7 +41,7 @@ def split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
     """(our constructor arguments with their defaults, upstream's arguments with ``dtype``/``image_size``... translated)."""
     ours = {k: kwargs.pop(k) for k in _MULTIMODAL_KWARGS if k in kwargs}
     defaults = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
-                    resolve_workers=None, decode_workers=None, preprocess_workers=1, prefetch_batches=2,
+                    resolve_workers=None, decode_workers=None, preprocess_workers=2, prefetch_batches=2,
                     gpu_preprocessing=None)
     return {**defaults, **ours}, model_init_kwargs(kwargs)
 

@@ -29,9 +29,9 @@ class SentenceTransformer(EncoderMixin, _UpstreamSentenceTransformer):
     embedding cache), ``dtype`` ("auto", "float32", "bfloat16", ...), ``image_size`` / ``min_pixels`` /
     ``max_pixels``, and the pipeline knobs ``resolve_workers`` (concurrent remote fetches; default: the fetch
     policy's ``max_concurrency``), ``decode_workers`` (concurrent decodes, local files are also read there;
-    default the CPU count),
-    ``preprocess_workers``, ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU
-    when the processor supports it). ``self_check="warn"`` or ``"raise"`` checks the reference shipped with
+    default the CPU count), ``preprocess_workers`` (batches preprocessed at once; default 2),
+    ``prefetch_batches`` and ``gpu_preprocessing`` (None: resize images on the GPU when the processor
+    supports it). ``self_check="warn"`` or ``"raise"`` checks the reference shipped with
     the model (``st_multimodal_reference.json``) right after loading; see ``save_reference`` / ``self_check``.
     """
 
