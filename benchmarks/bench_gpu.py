@@ -124,9 +124,10 @@ def main() -> None:
     for label, kwargs, limits in [
         ("ours, defaults (GPU preprocessing)", {}, None),
         ("ours, CPU preprocessing", {"gpu_preprocessing": False}, None),
-        ("ours, 32 resolve workers", {"resolve_workers": 32}, None),
-        ("ours, 32 workers, 2 preprocess", {"resolve_workers": 32, "preprocess_workers": 2}, None),
-        ("ours, draft JPEG (opt-in)", {"resolve_workers": 32}, stm.DecodeLimits(draft_jpeg=True)),
+        ("ours, CPU preprocessing, 4 preprocess workers", {"gpu_preprocessing": False, "preprocess_workers": 4}, None),
+        ("ours, 32 decode workers", {"decode_workers": 32}, None),
+        ("ours, 32 decode workers, 4 preprocess", {"decode_workers": 32, "preprocess_workers": 4}, None),
+        ("ours, draft JPEG (opt-in)", {}, stm.DecodeLimits(draft_jpeg=True)),
     ]:
         model = stm.SentenceTransformer(str(model_path), device=DEVICE, **kwargs)
         rate = n / timed(lambda: model.encode(paths, batch_size=bs, limits=limits), reps)
