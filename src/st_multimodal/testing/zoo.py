@@ -361,6 +361,27 @@ def _save_st(model, path: Path, **tokenizer_updates: Any) -> Path:
     return path
 
 
+@contextmanager
+def _qwen3vl_feature_transformer(path: Path, seed: int) -> Iterator[Any]:
+    """The tiny Qwen3-VL backbone (weights from ``seed``) as a feature-extraction ``Transformer`` module with
+    the embedding chat template, staged in a temporary folder beside ``path`` for the duration."""
+    from sentence_transformers.base.modules import Transformer
+    from transformers import Qwen3VLModel
+
+    tokenizer = _tok.qwen_tokenizer()
+    with _seeded(seed):
+        backbone = Qwen3VLModel(_qwen3vl_config(tokenizer))
+    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
+        backbone.save_pretrained(staging)
+        _qwen3vl_processor(tokenizer, _EMBEDDING_TEMPLATE).save_pretrained(staging)
+        yield Transformer(
+            staging,
+            transformer_task="feature-extraction",
+            processing_kwargs={"chat_template": {"add_generation_prompt": True}},
+            unpad_inputs=False,
+        )
+
+
 def build_qwen3vl_embedding(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
     """Build a Qwen3-VL-Embedding-style model: Transformer -> Pooling(lasttoken) -> Normalize.
 
@@ -370,22 +391,10 @@ def build_qwen3vl_embedding(path: str | os.PathLike[str], *, seed: int = 0) -> P
     video, message.
     """
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import Qwen3VLModel
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
     path = _fresh_dir(path)
-    tokenizer = _tok.qwen_tokenizer()
-    with _seeded(seed):
-        backbone = Qwen3VLModel(_qwen3vl_config(tokenizer))
-    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
-        backbone.save_pretrained(staging)
-        _qwen3vl_processor(tokenizer, _EMBEDDING_TEMPLATE).save_pretrained(staging)
-        transformer = Transformer(
-            staging,
-            transformer_task="feature-extraction",
-            processing_kwargs={"chat_template": {"add_generation_prompt": True}},
-            unpad_inputs=False,
-        )
+    with _qwen3vl_feature_transformer(path, seed) as transformer:
         modules = [transformer, Pooling(transformer.get_embedding_dimension(), "lasttoken"), Normalize()]
         prompts = {"query": QWEN_QUERY_PROMPT, "document": QWEN_DOCUMENT_PROMPT}
         model = SentenceTransformer(modules=modules, prompts=prompts, similarity_fn_name="cosine", device="cpu")
@@ -435,23 +444,11 @@ def build_colqwen(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
     Distinct ``query`` / ``document`` prompts, MaxSim similarity. Modalities: text, image, video, message.
     """
     from sentence_transformers import MultiVectorEncoder
-    from sentence_transformers.base.modules import Dense, Normalize, Transformer
+    from sentence_transformers.base.modules import Dense, Normalize
     from sentence_transformers.multi_vector_encoder.modules import MultiVectorMask
-    from transformers import Qwen3VLModel
 
     path = _fresh_dir(path)
-    tokenizer = _tok.qwen_tokenizer()
-    with _seeded(seed):
-        backbone = Qwen3VLModel(_qwen3vl_config(tokenizer))
-    with tempfile.TemporaryDirectory(dir=path.parent) as staging:
-        backbone.save_pretrained(staging)
-        _qwen3vl_processor(tokenizer, _EMBEDDING_TEMPLATE).save_pretrained(staging)
-        transformer = Transformer(
-            staging,
-            transformer_task="feature-extraction",
-            processing_kwargs={"chat_template": {"add_generation_prompt": True}},
-            unpad_inputs=False,
-        )
+    with _qwen3vl_feature_transformer(path, seed) as transformer:
         with _seeded(seed + 1):
             projection = Dense(transformer.get_embedding_dimension(), COLQWEN_DIM, bias=False,
                                activation_function=torch.nn.Identity(), module_input_name="token_embeddings")
