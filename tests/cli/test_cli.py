@@ -233,3 +233,24 @@ def test_console_script_smoke():
     done = subprocess.run([sys.executable, "-m", "st_multimodal.cli", "--help"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "encode" in done.stdout and "exit codes" in done.stdout
+
+
+def test_folder_pdfs_expand_into_pages(tmp_path):
+    pytest.importorskip("pypdfium2")
+    import st_multimodal as stm
+    from st_multimodal.demo import demo_model_path
+    from st_multimodal.testing.documents import pdf_bytes
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(pdf_bytes([("circle", "red"), ("triangle", "blue")]))
+    (folder / "scan").write_bytes(pdf_bytes([("square", "green")]))  # no extension: sniffed by content
+    (folder / "notes.txt").write_text("not media")
+    index = tmp_path / "docs.index"
+    assert main(["index", str(folder), "--model", str(demo_model_path()), "--output", str(index),
+                 "--device", "cpu", "--quiet"]) == 0
+    report, scan = (folder / "report.pdf").as_posix(), (folder / "scan").as_posix()
+    loaded = stm.MultimodalIndex.load(index, stm.demo_model())
+    assert loaded.ids == [f"{report}#page=1", f"{report}#page=2", f"{scan}#page=1"]
+    assert loaded.search("a blue triangle", top_k=1)[0].id == f"{report}#page=2"
+    assert [n["error"] for n in _lines(tmp_path / "docs.index.failures.jsonl")] == ["NotMediaFile"]

@@ -1,8 +1,8 @@
 """Turning command-line arguments into inputs: folders, list files (.txt/.csv/.tsv/.jsonl), stdin, literals.
 
 - A **folder** is walked recursively (sorted; hidden files and folders skipped). A file is an input
-  when its first bytes are a known image / audio / video format (magic bytes, as the decoders sniff
-  them; the extension is ignored). Every other file is *not* an input: it is listed as a note in the
+  when its first bytes are a known image / audio / video format or a PDF (magic bytes, as the decoders
+  sniff them; the extension is ignored); a PDF gives one row per page (ids ``<path>#page=N``). Every other file is *not* an input: it is listed as a note in the
   failures file (``"error": "NotMediaFile"``, ``"index": null``) and never changes the exit code.
 - A ``.txt`` file holds one input per line; ``.csv`` / ``.tsv`` one per row (``--column``); ``.jsonl``
   one per line (``--field``; a line may also be a bare JSON string). Blank entries are skipped.
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..resolvers import as_document
 from .common import CliError
 
 __all__ = ["Item", "Collected", "collect_inputs", "LIST_SUFFIXES", "is_media_file"]
@@ -49,12 +50,14 @@ class Collected:
 
 
 def is_media_file(path: str | os.PathLike) -> tuple[bool, str]:
-    """(True, format) when the file's first bytes are a format a registered decoder reads, else (False, why)."""
+    """(True, format) when the file's first bytes are a PDF or a format a registered decoder reads, else (False, why)."""
     from ..decoders.base import DECODERS
-    from ..decoders.sniff import describe_prefix, sniff_format
+    from ..decoders.sniff import describe_prefix, is_pdf, sniff_format
 
     with open(path, "rb") as handle:
         prefix = handle.read(_SNIFF_BYTES)
+    if is_pdf(prefix):
+        return True, "pdf"
     found = sniff_format(prefix)
     if found:
         return True, found
@@ -110,7 +113,7 @@ class _Collector:
                 self.out.notes.append(_note(source, type(exc).__name__, f"cannot read the file: {exc.strerror or exc}"))
                 continue
             if ok:
-                self.add(path, source)
+                self.add(as_document(path) if what == "pdf" else path, source)  # a PDF: its pages, whatever its name
             else:
                 self.out.notes.append(_note(source, "NotMediaFile", f"skipped, not a media file: {what}"))
 
