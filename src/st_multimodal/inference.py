@@ -187,12 +187,7 @@ class MultimodalMixin:
             key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
             cached = self.decoded_cache.get(key) if key else None
             if cached is None:
-                fast = resolved.tensor_loader() if resolved.tensor_loader is not None else None
-                if fast is not None:  # same pixels as the PIL path, already in upstream's tensor form
-                    resolved.loader = resolved.tensor_loader = None
-                    resolved.modality, resolved.value, resolved.provenance = fast.modality, fast.value, fast.provenance
-                else:
-                    materialize_located(resolved, index)
+                materialize_located(resolved, index, prefer_tensor=True)  # images straight to upstream's tensor form
                 if key:
                     self.decoded_cache.put(key, (resolved.modality, resolved.value))
             else:

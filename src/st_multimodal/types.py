@@ -58,12 +58,15 @@ class Resolved:
     def is_materialized(self) -> bool:
         return self.loader is None
 
-    def materialize(self) -> "Resolved":
-        """Run the deferred decode, if any, and return self."""
+    def materialize(self, *, prefer_tensor: bool = False) -> "Resolved":
+        """Run the deferred decode, if any, and return self. With ``prefer_tensor``, ``tensor_loader`` is
+        tried first (the same pixels as a ``(3, H, W)`` uint8 tensor, for inputs that qualify)."""
         if self.loader is not None:
-            decoded = self.loader()  # the modality may be refined (e.g. a video file with its audio track)
+            decoded = self.tensor_loader() if prefer_tensor and self.tensor_loader is not None else None
+            if decoded is None:
+                decoded = self.loader()  # the modality may be refined (e.g. a video file with its audio track)
             self.modality, self.value, self.provenance = decoded.modality, decoded.value, decoded.provenance
-            self.loader = None
+            self.loader = self.tensor_loader = None
         return self
 
 

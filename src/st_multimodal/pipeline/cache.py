@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -72,14 +73,9 @@ class EmbeddingCache:
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         """The cached vectors among ``keys`` (one query per 500 keys); counts hits and misses."""
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, dtype, blob in self._db.execute(
-                        f"SELECT key, dtype, vector FROM embeddings WHERE key IN ({marks})", chunk):
-                    found[key] = np.frombuffer(blob, dtype=np.dtype(dtype)).copy()
+            found = {key: np.frombuffer(blob, dtype=np.dtype(dtype)).copy()
+                     for key, dtype, blob in self._rows_where_in("SELECT key, dtype, vector FROM embeddings WHERE key", keys)}
             self.hits += len(found)
             self.misses += len(keys) - len(found)
         return found
@@ -87,17 +83,16 @@ class EmbeddingCache:
     def file_contents(self, signatures: list[Any]) -> dict[str, tuple[str, str]]:
         """``{path: (content hash, modality)}`` remembered for files whose signature is unchanged."""
         wanted = {sig.path: _signature_text(sig) for sig in signatures}
-        found: dict[str, tuple[str, str]] = {}
-        paths = list(wanted)
         with self._lock:
-            for start in range(0, len(paths), _CHUNK):
-                chunk = paths[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for path, signature, content_hash, modality in self._db.execute(
-                        f"SELECT path, signature, content_hash, modality FROM files WHERE path IN ({marks})", chunk):
-                    if wanted.get(path) == signature:
-                        found[path] = (content_hash, modality)
-        return found
+            rows = self._rows_where_in("SELECT path, signature, content_hash, modality FROM files WHERE path", list(wanted))
+            return {path: (content_hash, modality) for path, signature, content_hash, modality in rows
+                    if wanted.get(path) == signature}
+
+    def _rows_where_in(self, query: str, values: list[str]) -> Iterator[tuple]:
+        """Rows of ``query IN (values)``, one statement per ``_CHUNK`` values (the caller holds the lock)."""
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            yield from self._db.execute(f"{query} IN ({','.join('?' * len(chunk))})", chunk)
 
     def remember_files(self, items: list[tuple[Any, str, str]]) -> None:
         """Remember ``(signature, content hash, modality)`` of files read in this run, so an unchanged file

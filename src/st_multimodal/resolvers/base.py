@@ -97,10 +97,12 @@ def resolve(value: Any, ctx: ResolveContext, index: int | None = None, *, materi
     )
 
 
-def materialize_located(resolved: Resolved, index: int | None, source: str | None = None) -> Resolved:
-    """Run a deferred decode, turning any failure into a typed error naming ``index`` and ``source``."""
+def materialize_located(resolved: Resolved, index: int | None, source: str | None = None, *,
+                        prefer_tensor: bool = False) -> Resolved:
+    """Run a deferred decode (see ``Resolved.materialize``), turning any failure into a typed error naming
+    ``index`` and ``source``."""
     source = source or resolved.provenance.source
-    return _located(resolved.materialize, index, source, "decoder")
+    return _located(lambda: resolved.materialize(prefer_tensor=prefer_tensor), index, source, "decoder")
 
 
 def _located(call, index: int | None, source: str, who: str):
