@@ -14,6 +14,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -312,26 +313,90 @@ def _parse_url(text: str, policy: FetchPolicy) -> httpx.URL:
 
 
 def _read_body(response: httpx.Response, max_bytes: int, deadline: _Deadline) -> bytes:
-    """Stream the body, refusing it as soon as it is known or seen to exceed ``max_bytes``."""
+    """Stream the raw body, refusing it as soon as it is known or seen to exceed ``max_bytes``.
+
+    httpx never decodes it (``iter_raw``): a ``gzip`` or ``deflate`` body is inflated here, one
+    layer, incrementally, and the decoded size counts against ``max_bytes`` as it grows.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise LimitExceededError(
             "response body is larger than FetchPolicy.max_bytes (Content-Length)",
             limit_name="max_bytes", limit=max_bytes, actual=int(declared),
         )
+    inflater = _inflater_for(response)
     parts: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes():
-        parts.append(chunk)
-        total += len(chunk)
-        if total > max_bytes:
+    total = received = 0
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        pieces = inflater.feed(chunk, max_bytes - total) if inflater else (chunk,)
+        for piece in pieces:
+            parts.append(piece)
+            total += len(piece)
+            if total > max_bytes:
+                what = "decoded response body" if inflater else "response body"
+                raise LimitExceededError(
+                    f"{what} exceeds FetchPolicy.max_bytes (stopped after {total} bytes)",
+                    limit_name="max_bytes", limit=max_bytes, actual=total,
+                )
+        if received > max_bytes:  # a compressed body is never larger than the cap either
             raise LimitExceededError(
-                f"response body exceeds FetchPolicy.max_bytes (stopped after {total} bytes)",
-                limit_name="max_bytes", limit=max_bytes, actual=total,
+                f"response body exceeds FetchPolicy.max_bytes (stopped after {received} bytes)",
+                limit_name="max_bytes", limit=max_bytes, actual=received,
             )
         if deadline.remaining() <= 0:
             raise deadline.error()
+    if inflater:
+        inflater.finish()
     return b"".join(parts)
+
+
+_INFLATED_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _inflater_for(response: httpx.Response) -> _Inflater | None:
+    """The decoder for the response's Content-Encoding: None for identity; one gzip/deflate layer; else refused."""
+    header = ",".join(response.headers.get_list("content-encoding"))
+    codings = [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+    if not codings:
+        return None
+    if len(codings) > 1 or codings[0] not in _INFLATED_CODINGS:
+        raise FetchError(
+            f"response has Content-Encoding {', '.join(codings)!r}; only one layer of gzip or deflate is decoded",
+            transient=False,
+        )
+    return _Inflater(codings[0])
+
+
+class _Inflater:
+    """Incremental gzip/deflate decoding that never produces more than the room it is given (plus one byte)."""
+
+    def __init__(self, coding: str):
+        self.coding = coding
+        self._zlib = zlib.decompressobj(_INFLATED_CODINGS[coding])
+
+    def feed(self, chunk: bytes, room: int) -> Iterator[bytes]:
+        """Decoded pieces of ``chunk``; stops (the caller raises) once more than ``room`` bytes were produced."""
+        data = chunk
+        while data and not self._zlib.eof:
+            try:
+                piece = self._zlib.decompress(data, max(room, 0) + 1)
+            except zlib.error as exc:
+                raise self._malformed("is corrupt") from exc
+            room -= len(piece)
+            yield piece
+            if room < 0:
+                return
+            data = self._zlib.unconsumed_tail
+        if self._zlib.unused_data or (data and self._zlib.eof):
+            raise self._malformed("has data after its end")
+
+    def finish(self) -> None:
+        if not self._zlib.eof:
+            raise self._malformed("is truncated")
+
+    def _malformed(self, what: str) -> FetchError:
+        return FetchError(f"the {self.coding}-compressed response body {what}", transient=False)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
