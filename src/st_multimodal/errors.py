@@ -47,7 +47,8 @@ def describe_source(value: Any) -> str:
     if hasattr(type(value), "__describe_source__"):
         return str(value.__describe_source__())  # already short: not cut (a page keeps its "#page=N")
     if isinstance(value, str):
-        text = value if not value.startswith("data:") else value.split(",", 1)[0] + ",…"
+        head = value[: _MAX_SOURCE_CHARS + 1]  # never copy a long string whole (a 500 MiB data: URI)
+        text = head if not head.startswith("data:") else head.split(",", 1)[0] + ",…"
     elif isinstance(value, (bytes, bytearray, memoryview)):
         text = f"<{type(value).__name__} of {len(value)} bytes>"
     else:

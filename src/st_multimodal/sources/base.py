@@ -20,6 +20,7 @@ class Source(Protocol):
 
 
 SOURCES: Registry[Source] = Registry("source")
+_MAX_SCHEME_CHARS = 64
 
 
 def register_source(scheme: str, source: Source | str, *, clobber: bool = False, extra: str | None = None) -> None:
@@ -32,7 +33,7 @@ def scheme_of(location: str) -> str | None:
 
     Windows drive paths (``C:\\x``) are paths, not a ``c:`` scheme.
     """
-    head, sep, _ = location.partition(":")
+    head, sep, _ = location[:_MAX_SCHEME_CHARS].partition(":")  # a slice: a huge data: URI is never copied
     if not sep or len(head) < 2 or not head[0].isalpha():
         return None
     if not all(c.isalnum() or c in "+-." for c in head):
