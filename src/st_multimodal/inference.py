@@ -401,13 +401,13 @@ def at_input_positions(expanded: ExpandedInputs, failures: list[Failure]) -> lis
     return sorted([*expanded.failures, *moved], key=lambda f: (f.index, f.page or 0))
 
 
-def is_remote_input(raw: Any) -> bool:
+def is_remote_input(raw: Any, _depth: int = 0) -> bool:
     """Inputs fetched over the network (http(s) and fsspec URLs), also inside pairs, typed wrappers and dicts."""
     if isinstance(raw, str):
         scheme = scheme_of(raw) if "://" in raw[:16] else None
         return scheme is not None and scheme != "file"
-    if isinstance(raw, (tuple, list)):
-        return any(is_remote_input(part) for part in raw[:2])
+    if isinstance(raw, (tuple, list)):  # a pair, or a pair side that is a message list: two levels at most
+        return _depth < 2 and any(is_remote_input(part, _depth + 1) for part in raw[:2])
     if isinstance(raw, dict):
         return any(is_remote_input(part) for part in raw.values() if isinstance(part, str))
     inner = getattr(raw, "value", None)

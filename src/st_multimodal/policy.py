@@ -107,6 +107,13 @@ class DecodeLimits(_Replaceable):
     """Largest rendered page (width x height): bigger pages are rendered at a lower scale to fit (never refused)."""
     pdf_max_pages: int = 1000
     """Most pages one PDF input may expand into (after page selection); more is a LimitExceededError."""
+    # -- structure and text
+    max_text_chars: int = 500_000
+    """Longest text accepted, checked before hashing or tokenising. About 4x the longest window of any
+    supported model (32,768 tokens, ~130,000 characters of English), so no text a model can read is refused;
+    tokenising 500,000 characters costs at most about +130 MB (a single 500,000-character word)."""
+    max_depth: int = 32
+    """Deepest nesting of structured inputs (dicts, messages, typed wrappers) accepted; real inputs use 2-4 levels."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -117,6 +124,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits.video_fps and max_audio_seconds must be > 0")
         if self.pdf_dpi <= 0 or self.pdf_max_pixels_per_page < 1 or self.pdf_max_pages < 1:
             raise ValueError("DecodeLimits.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1")
+        if self.max_text_chars < 1 or self.max_depth < 1:
+            raise ValueError("DecodeLimits.max_text_chars and max_depth must be >= 1")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

@@ -15,6 +15,7 @@ from ..errors import DecodeError, UnsupportedInputError, describe_source
 from ..hashing import hash_bytes, hash_image, hash_text
 from ..sources.base import SOURCES, fetch
 from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
+from .limits import check_text_length
 from .strings import is_location
 
 __all__ = [
@@ -90,6 +91,7 @@ class TextResolver:
     def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None:
         if not isinstance(value, str) or is_location(value, strict=ctx.strict):
             return None
+        check_text_length(value, ctx.limits)
         provenance = Provenance(source=describe_source(value), content_hash=hash_text(value), num_bytes=len(value.encode("utf-8", "surrogatepass")))
         return Resolved("text", value, provenance)
 

@@ -11,6 +11,7 @@ from ..types import Provenance, Resolved, ResolveContext
 from .base import resolve as resolve_value
 from .builtin import _is_array, array_image, resolve_fetched
 from .documents import not_expanded_error
+from .limits import check_text_length, nested
 from .typed import TypedInput
 
 __all__ = ["TypedResolver", "DictResolver", "MessageResolver", "TorchcodecResolver"]
@@ -54,6 +55,9 @@ class TypedResolver:
         if value.modality == "document":
             raise not_expanded_error()
         if value.modality == "text":
+            if not isinstance(inner, str):
+                raise UnsupportedInputError(f"as_text() takes a str, got {type(inner).__name__}")
+            check_text_length(inner, ctx.limits)
             return Resolved("text", inner, Provenance(source=source, content_hash=hash_text(inner)))
         if value.modality == "image" and _is_array(inner):
             return array_image(inner, ctx, layout=options.get("layout"))
@@ -66,7 +70,8 @@ class TypedResolver:
 
             resolved = resolve_fetched(fetch(inner, ctx), ctx)
         else:
-            resolved = resolve_value(inner, ctx)
+            with nested(ctx.limits):
+                resolved = resolve_value(inner, ctx)
         return _check_modality(resolved, value.modality)
 
 
@@ -92,9 +97,11 @@ class DictResolver:
 
     def _datasets_file(self, value: dict, ctx: ResolveContext) -> Resolved:
         if value.get("bytes") is not None:
-            return resolve_value(value["bytes"], ctx)
+            with nested(ctx.limits):
+                return resolve_value(value["bytes"], ctx)
         if value.get("path"):
-            return resolve_value(os.fspath(value["path"]) if not isinstance(value["path"], str) else _as_path(value["path"]), ctx)
+            with nested(ctx.limits):
+                return resolve_value(os.fspath(value["path"]) if not isinstance(value["path"], str) else _as_path(value["path"]), ctx)
         raise UnsupportedInputError("datasets value has neither bytes nor path")
 
     def _multimodal(self, value: dict, ctx: ResolveContext) -> Resolved:
@@ -108,7 +115,8 @@ class DictResolver:
                     f"multimodal dict holds a list under {key!r}: one input takes one {key}; "
                     "pass several inputs, or a chat message list for several media in one input"
                 )
-            parts[key] = resolve_value(TypedInput(key, part), ctx).materialize().value
+            with nested(ctx.limits):
+                parts[key] = resolve_value(TypedInput(key, part), ctx).materialize().value
         modality = tuple(sorted(parts))
         if len(modality) == 1:
             return Resolved(modality[0], parts[modality[0]], Provenance(source=describe_source(value)))
@@ -140,13 +148,18 @@ class MessageResolver:
 
     def _message(self, message: dict, ctx: ResolveContext) -> dict:
         content = message.get("content")
+        if isinstance(content, str):
+            check_text_length(content, ctx.limits)
         if not isinstance(content, list):
             return dict(message)
         items = []
         for item in content:
             kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "text" and isinstance(item.get("text"), str):
+                check_text_length(item["text"], ctx.limits)
             if kind in ("image", "audio", "video") and kind in item:
-                item = {**item, kind: resolve_value(TypedInput(kind, item[kind]), ctx).materialize().value}
+                with nested(ctx.limits):
+                    item = {**item, kind: resolve_value(TypedInput(kind, item[kind]), ctx).materialize().value}
             items.append(item)
         return {**message, "content": items}
 
