@@ -38,6 +38,7 @@ class FetchPolicy(_Replaceable):
     """Largest body accepted, enforced while streaming (with or without Content-Length)."""
     max_redirects: int = 5
     allowed_schemes: frozenset[str] = frozenset({"http", "https", "data", "file"})
+    """Schemes that may be used at all; ``"file"`` covers plain local paths as well as ``file://`` URIs."""
     allowed_domains: tuple[str, ...] | None = None
     """If set, only these hosts (and their subdomains) may be fetched."""
     denied_domains: tuple[str, ...] = ()
@@ -48,6 +49,10 @@ class FetchPolicy(_Replaceable):
     """Local paths and ``file://`` URIs (never reachable through a redirect)."""
     file_roots: tuple[str, ...] | None = None
     """If set, local files must lie under one of these directories (after resolving symlinks)."""
+    refuse_hard_links: bool = False
+    """Refuse local files that have more than one hard link (``st_nlink > 1``). A hard link inside
+    ``file_roots`` to a file outside them is the same file as the original and cannot be told apart:
+    turn this on where untrusted users can create links inside the roots."""
     retries: int = 2
     """Retries for transient failures only (timeouts, connection resets, 5xx, 408, 429)."""
     retry_backoff: float = 0.25

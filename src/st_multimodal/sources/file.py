@@ -1,12 +1,16 @@
 """Local files: plain paths (``str`` or ``os.PathLike``, ``~`` expanded) and ``file://`` URIs.
 
-Governed by ``FetchPolicy.allow_files`` and ``FetchPolicy.file_roots`` (checked on the real path,
-after symlinks are resolved, so a link cannot escape a root). Only regular files are read, and a
-file larger than ``FetchPolicy.max_bytes`` is refused before any byte is read.
+Governed by ``FetchPolicy.allow_files``, ``"file"`` in ``FetchPolicy.allowed_schemes`` (plain paths
+count as ``file``) and ``FetchPolicy.file_roots``: checked on the real path, after symlinks are
+resolved, and again on the file actually opened (``/proc/self/fd`` on Linux), so neither a link nor a
+link swapped in between check and open can escape a root. ``FetchPolicy.refuse_hard_links`` refuses
+files with more than one hard link. Only regular files are read, and a file larger than
+``FetchPolicy.max_bytes`` is refused before any byte is read.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -80,6 +84,8 @@ def _checked_path(location: str | os.PathLike[str], policy: FetchPolicy) -> tupl
     """(path as named, path to open) after the policy's checks on local files."""
     if not policy.allow_files:
         raise BlockedSourceError("local files are not allowed (FetchPolicy.allow_files=False)")
+    if "file" not in policy.allowed_schemes:
+        raise BlockedSourceError("local files are not allowed ('file' is not in FetchPolicy.allowed_schemes; plain paths count as file)")
     path = path_from_location(location)
     real = path
     if policy.file_roots is not None:  # confinement is checked on the resolved path (symlinks followed)
@@ -115,12 +121,17 @@ class FileSource:
             return None
         if not stat.S_ISREG(info.st_mode) or info.st_size > ctx.fetch_policy.max_bytes:
             return None
+        if ctx.fetch_policy.refuse_hard_links and info.st_nlink > 1:
+            return None
         return FileSignature(os.path.abspath(real), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
     def _read(self, location: str | os.PathLike[str], policy: FetchPolicy, source: str) -> FetchedBytes:
         path, real = _checked_path(location, policy)
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+        if policy.file_roots is not None:  # ``real`` has no link left: one appearing now is a swap after the check
+            flags |= getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+            fd = os.open(real, flags)
         except FileNotFoundError as exc:
             raise FetchError(f"no such file: {path!r}", status=None, transient=False) from exc
         except IsADirectoryError as exc:
@@ -128,9 +139,16 @@ class FileSource:
         except PermissionError as exc:
             raise FetchError(f"permission denied: {path!r}", transient=False) from exc
         except OSError as exc:
+            if exc.errno == errno.ELOOP and policy.file_roots is not None:
+                raise BlockedSourceError(f"file {path!r} became a symbolic link after it was checked against FetchPolicy.file_roots") from exc
             raise FetchError(f"cannot open {path!r}: {exc.strerror or exc}", transient=False) from exc
         try:
+            _check_opened(fd, path, policy)
             info = os.fstat(fd)
+            if policy.refuse_hard_links and stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                raise BlockedSourceError(
+                    f"file {path!r} has {info.st_nlink} hard links (FetchPolicy.refuse_hard_links=True)"
+                )
             if stat.S_ISDIR(info.st_mode):
                 raise FetchError(f"is a directory, not a file: {path!r}", transient=False)
             if not stat.S_ISREG(info.st_mode):
@@ -144,6 +162,22 @@ class FileSource:
         finally:
             os.close(fd)
         return FetchedBytes(data=data, source=source, mime=None, name=path)
+
+
+def _check_opened(fd: int, path: str, policy: FetchPolicy) -> None:
+    """With ``file_roots``, the file actually opened must lie under a root too (Linux: its ``/proc/self/fd`` link)."""
+    if policy.file_roots is None:
+        return
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc (macOS, Windows): the check on the resolved path stands alone
+        return
+    if not os.path.isabs(opened):
+        return
+    try:
+        _check_roots(opened, policy)
+    except BlockedSourceError:
+        raise BlockedSourceError(f"file {path!r} resolved outside FetchPolicy.file_roots when it was opened") from None
 
 
 def _read_capped(fd: int, max_bytes: int) -> bytes:
