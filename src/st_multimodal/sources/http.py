@@ -161,9 +161,18 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+_DROPPED = ("server disconnected without sending a response", "peer closed connection without sending complete")
+"""How httpcore and h11 word a connection closed early: the one protocol error worth retrying."""
+
+
+def _connection_dropped(exc: httpx.RemoteProtocolError) -> bool:
+    return str(exc).lower().startswith(_DROPPED)
+
+
 @contextmanager
 def _translated(deadline: _Deadline) -> Iterator[None]:
-    """httpx errors as FetchError: timeouts and connection failures are transient."""
+    """httpx errors as FetchError: timeouts, connection failures and dropped connections are transient;
+    a malformed response (one that breaks the protocol) is permanent."""
     try:
         yield
     except httpx.ConnectTimeout as exc:
@@ -174,6 +183,13 @@ def _translated(deadline: _Deadline) -> Iterator[None]:
         raise deadline.error() from exc
     except (httpx.UnsupportedProtocol, httpx.DecodingError, httpx.InvalidURL) as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}", transient=False) from exc
+    except httpx.RemoteProtocolError as exc:
+        if _connection_dropped(exc):
+            raise FetchError("the server closed the connection before its response was complete", transient=True) from exc
+        # the server's bytes are not quoted: they may be anything (h11 puts the offending line in its message)
+        raise FetchError("malformed HTTP response (not valid HTTP/1.1; not retried)", transient=False) from exc
+    except httpx.LocalProtocolError as exc:
+        raise FetchError(f"the request could not be sent ({type(exc).__name__})", transient=False) from exc
     except httpx.HTTPError as exc:
         if _caused_by(exc, ssl.SSLCertVerificationError):
             raise FetchError(f"TLS certificate verification failed: {exc}", transient=False) from exc
