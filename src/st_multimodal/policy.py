@@ -116,7 +116,7 @@ class DecodeLimits(_Replaceable):
     max_text_chars: int = 500_000
     """Longest text accepted, checked before hashing or tokenising. About 4x the longest window of any
     supported model (32,768 tokens, ~130,000 characters of English), so no text a model can read is refused;
-    tokenising 500,000 characters costs at most about +130 MB (a single 500,000-character word)."""
+    the worst text it lets through (one 500,000-character word) costs about +120 MB and 3 s to tokenise."""
     max_depth: int = 32
     """Deepest nesting of structured inputs (dicts, messages, typed wrappers) accepted; real inputs use 2-4 levels."""
 
