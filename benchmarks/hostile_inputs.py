@@ -35,8 +35,31 @@ from st_multimodal.types import ResolveContext
 from st_multimodal.policy import DecodeLimits, FetchPolicy
 """
 
+_SSRF_TARGETS = [
+    "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://0x7f000001/", "http://2130706433/",
+    "http://0177.0.0.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:10.0.0.1]/",
+    "http://[64:ff9b::a9fe:a9fe]/", "http://100.100.100.200/", "http://metadata.google.internal/",
+    "http://0.0.0.0/", "http://[fe80::1%25eth0]/", "http://10.0.0.1/", "http://192.168.1.1/",
+]
+
 CASES: list[tuple[str, str, str, str, int]] = [
     # (family, case, imports, body, address-space budget)
+    ("Address spellings and SSRF targets", f"{len(_SSRF_TARGETS)} targets in a row, each refused", _RESOLVE + f"""
+from st_multimodal.errors import BlockedSourceError
+TARGETS = {_SSRF_TARGETS!r}
+""", """
+for target in TARGETS:
+    try:
+        resolve(as_image(target), ResolveContext(), 0)
+    except BlockedSourceError:
+        continue
+    raise AssertionError(target)
+""", 256 * MiB),
+    ("Redirect tricks", "redirect to the cloud metadata address", _HTTP + _RESOLVE, """
+with LocalServer() as server:
+    url = server.redirect("/go", "http://169.254.169.254/latest/meta-data/")
+    resolve(as_image(url), ResolveContext(fetch_policy=FetchPolicy(allow_loopback=True)), 0)
+""", 256 * MiB),
     ("Compressed HTTP bodies", "`Content-Encoding: gzip, gzip`, 2.5 KB on the wire, 1 GiB decoded", _HTTP + """
 from hostile.payloads import gzip_gzip_bomb
 BODY = gzip_gzip_bomb(1 << 30)
