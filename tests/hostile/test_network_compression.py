@@ -75,10 +75,17 @@ def test_gzip_body_sent_against_identity_is_decoded_under_the_cap(server, source
         source.fetch(url, _ctx(max_bytes=len(payload) - 1))
 
 
-def test_deflate_body_is_decoded(server, source):
+def test_deflate_body_is_decoded_with_or_without_its_zlib_header(server, source):
     payload = b"RIFF" + bytes(5000)
-    url = server.route("/df", zlib.compress(payload), headers={"Content-Encoding": "deflate"})
-    assert source.fetch(url, _ctx()).data == payload
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    for path, body in (("/zlib", zlib.compress(payload)), ("/raw", raw.compress(payload) + raw.flush())):
+        url = server.route(path, body, headers={"Content-Encoding": "deflate"})
+        assert source.fetch(url, _ctx()).data == payload
+
+
+def test_empty_body_with_an_encoding_is_empty(server, source):
+    url = server.route("/empty", b"", headers={"Content-Encoding": "gzip"})
+    assert source.fetch(url, _ctx()).data == b""
 
 
 @pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, gzip", "deflate, gzip", "x-custom"])

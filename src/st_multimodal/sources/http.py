@@ -362,7 +362,7 @@ def _read_body(response: httpx.Response, max_bytes: int, deadline: _Deadline) ->
             )
         if deadline.remaining() <= 0:
             raise deadline.error()
-    if inflater:
+    if inflater and received:  # an empty body is empty, whatever its Content-Encoding
         inflater.finish()
     return b"".join(parts)
 
@@ -390,6 +390,7 @@ class _Inflater:
     def __init__(self, coding: str):
         self.coding = coding
         self._zlib = zlib.decompressobj(_INFLATED_CODINGS[coding])
+        self._started = False
 
     def feed(self, chunk: bytes, room: int) -> Iterator[bytes]:
         """Decoded pieces of ``chunk``; stops (the caller raises) once more than ``room`` bytes were produced."""
@@ -398,7 +399,12 @@ class _Inflater:
             try:
                 piece = self._zlib.decompress(data, max(room, 0) + 1)
             except zlib.error as exc:
-                raise self._malformed("is corrupt") from exc
+                if self.coding != "deflate" or self._started:
+                    raise self._malformed("is corrupt") from exc
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw, without the zlib header
+                self._started = True
+                continue
+            self._started = True
             room -= len(piece)
             yield piece
             if room < 0:
