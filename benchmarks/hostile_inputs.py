@@ -102,6 +102,11 @@ URI = "data:application/octet-stream," + "%41" * (20 << 20)
 """, """
 assert len(parse_data_uri(URI, 64 << 20)[0]) == 20 << 20
 """, 768 * MiB),
+    ("In-memory bytes", "128 MiB memoryview (over the 64 MiB cap)", _RESOLVE + """
+VALUE = memoryview(bytearray(128 << 20))
+""", """
+resolve(VALUE, ResolveContext(), 0)
+""", 256 * MiB),
     ("Text length", "50 MiB string", _RESOLVE + """
 TEXT = "data:image/png;base64," + "A" * (50 << 20)
 """, """

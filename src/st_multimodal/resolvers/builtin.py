@@ -141,6 +141,7 @@ class BytesResolver:
 
     def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None:
         if isinstance(value, (bytes, bytearray, memoryview)):
+            _check_size(value.nbytes if isinstance(value, memoryview) else len(value), ctx)  # before the copy
             data = bytes(value)
         elif isinstance(value, io.IOBase) or (hasattr(value, "read") and hasattr(value, "seek")):
             data = _read_binary(value, ctx)
