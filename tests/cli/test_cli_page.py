@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from st_multimodal.cli import main
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .common import (EXIT_ENVIRONMENT, EXIT_OK, EXIT_SOME_FAILED, CliError, add_fetch_flags, add_model_flags,
                      add_run_flags, load_model, plural, refuse_overwrite, say, warn, write_jsonl)
-from .inputs import Collected, collect_inputs, raise_for_missing_files
+from .inputs import collect_inputs, raise_for_missing_files
 
 if TYPE_CHECKING:
     import numpy as np
