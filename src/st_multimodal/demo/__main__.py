@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         paths, metadata = _write_collection(Path(tmp), args.per_class)
         index = MultimodalIndex(model)
         index.add(paths, ids=[p.name for p in paths], metadata=metadata)
-        print(f"Indexed {len(index)} pictures from {tmp} with the demo model.")
+        print(f"Indexed {len(index)} pictures (drawn into a temporary folder) with the demo model.")
 
         calibration = [(ex.caption, ex.png()) for ex in training_examples(2, seed=7)]
         index.calibrate(in_batch=calibration, groups=[caption for caption, _ in calibration])
