@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from st_multimodal import resolve
-from st_multimodal.errors import LimitExceededError, MultimodalInputError
+from st_multimodal.decoders.base import SNIFF_BYTES
+from st_multimodal.decoders.sniff import sniff_format
+from st_multimodal.errors import DecodeError, LimitExceededError, MultimodalInputError
 from st_multimodal.policy import FetchPolicy
 from st_multimodal.resolvers.strings import is_location
 from st_multimodal.testing import media
@@ -57,3 +59,111 @@ class TestLongDataUris:
     def test_long_untyped_strings_stay_text(self):
         assert not is_location("data:," + "A" * 5000)
         assert not is_location("photos/" + "a" * 5000 + ".jpg")
+
+
+CORPUS = __import__("pathlib").Path(__file__).parents[1] / "corpus" / "files"
+PILLOW = CORPUS / "pillow"
+
+
+def saved(fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 10)).save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def every_byte_form(data: bytes) -> dict:
+    return {"bytes": data, "BytesIO": io.BytesIO(data), "data URI": data_uri(data, "application/octet-stream")}
+
+
+class TestSniffingByContent:
+    """Every format Pillow reads is recognised from its bytes, the same for every form."""
+
+    @pytest.mark.parametrize("fmt, options", [("DDS", {}), ("SGI", {}), ("JPEG2000", {}), ("QOI", {}), ("PCX", {}),
+                                              ("ICNS", {}), ("TGA", {}), ("DIB", {}), ("PPM", {}),
+                                              ("TIFF", {"big_tiff": True})])
+    def test_pillow_formats_decode_from_bytes_alone(self, fmt, options):
+        data = saved(fmt, **options)
+        expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        for form, value in every_byte_form(data).items():
+            resolved = resolve(value, CTX)
+            assert resolved.modality == "image", form
+            assert np.array_equal(np.asarray(resolved.value), expected), form
+
+    @pytest.mark.parametrize("name", ["hopper.psd", "blp/blp1_jpeg.blp", "hopper.fits", "deerstalker.cur",
+                                      "hopper.pnm", "hopper_8bit_plain.pgm", "hopper_1bit_plain.pbm", "hopper.qoi"])
+    def test_files_pillow_reads_decode_in_every_form_like_the_path(self, name):
+        path = PILLOW / name
+        reference = pixels(path)
+        assert np.array_equal(pixels(str(path)), reference)
+        for form, value in every_byte_form(path.read_bytes()).items():
+            assert np.array_equal(pixels(value), reference), form
+
+    def test_plain_ascii_ppm_is_an_image_not_text(self):
+        data = b"P1\n# a 3x2 bitmap\n3 2\n0 1 0\n1 0 1\n"
+        resolved = resolve(data, CTX)
+        assert resolved.modality == "image" and resolved.value.size == (3, 2)
+
+    def test_text_that_starts_like_a_ppm_is_still_refused_as_text(self):
+        with pytest.raises(DecodeError, match="text"):
+            resolve(b"P1 is the first item on the agenda", CTX)
+
+    def test_an_extension_alone_never_decides(self, tmp_path):
+        unknown = b"\x00\x9f\x92\x96" * 16
+        target = tmp_path / "song.mp3"
+        target.write_bytes(unknown)
+        for value in (target, unknown, io.BytesIO(unknown), data_uri(unknown, "audio/mpeg")):
+            with pytest.raises(DecodeError, match="unknown media format"):
+                resolve(value, CTX)
+
+    def test_bytesio_errors_cite_no_made_up_extension(self):
+        with pytest.raises(DecodeError) as info:
+            resolve(io.BytesIO(b"\x00\x9f\x92\x96" * 16), CTX)
+        assert "'.bytesio" not in str(info.value).lower() and "extension" not in str(info.value)
+
+    @pytest.mark.parametrize("name", ["hopper.gd", "fli_overflow.fli", "crash-5762152299364352.fli",
+                                      "timeout-9139147ce93e20eb14088fe238e541443ffd64b3.fli",
+                                      "fli_oob/06r/06r00.fli", "fli_oob/patch0/000000"])
+    def test_fli_and_gd_files_are_not_sniffed_as_mp3(self, name):
+        data = (PILLOW / name).read_bytes()
+        assert sniff_format(data[:SNIFF_BYTES]) != "mp3"
+        try:
+            assert resolve(data, CTX).modality == "image"
+        except MultimodalInputError as exc:
+            assert not isinstance(exc, LimitExceededError) and "audio" not in str(exc).lower()
+
+    def test_real_mp3_without_id3_is_still_sniffed(self):
+        data = media.mp3_bytes()
+        assert data[:3] == b"ID3"
+        start = 10 + sum(b << (7 * (3 - i)) for i, b in enumerate(data[6:10]))  # past the ID3 tag
+        assert sniff_format(data[start:start + SNIFF_BYTES]) == "mp3"
+
+
+class TestStateIndependence:
+    def test_an_ico_decodes_after_user_code_loaded_the_tga_plugin_first(self, monkeypatch):
+        """``Image.open("x.tga")`` in a fresh process registers TGA (no magic number) before ICO."""
+        data = (PILLOW / "pillow.ico").read_bytes()  # its header also parses as a 32 x 19140 TGA
+        expected = pixels(data)
+        assert expected.shape[:2] == Image.open(PILLOW / "pillow.ico", formats=["ICO"]).size[::-1]
+        monkeypatch.setattr(Image, "ID", ["TGA"] + [name for name in Image.ID if name != "TGA"])
+        assert np.array_equal(pixels(data), expected)
+        assert np.array_equal(pixels(PILLOW / "pillow.ico"), expected)
+
+    def test_opening_other_formats_first_changes_nothing(self):
+        names = ["python.ico", "hopper.pnm", "deerstalker.cur", "la.tga", "hopper.psd"]
+        fresh = {name: pixels((PILLOW / name).read_bytes()) for name in names}
+        for name in ["la.tga", "hopper.fits", "hopper.dds", "hopper.sgi"]:
+            Image.open(PILLOW / name).load()
+        for name in names:
+            assert np.array_equal(pixels((PILLOW / name).read_bytes()), fresh[name]), name
+
+
+class TestFirstRealFrame:
+    def test_a_layered_psd_given_as_a_pil_image_decodes_like_its_bytes(self):
+        path = PILLOW / "hopper.psd"
+        image = Image.open(path)
+        assert image.n_frames > 1
+        assert np.array_equal(pixels(image), pixels(path.read_bytes()))
+
+    def test_the_psd_frame_is_the_merged_picture(self):
+        expected = np.asarray(Image.open(PILLOW / "hopper.psd").convert("RGB"))
+        assert np.array_equal(pixels(PILLOW / "hopper.psd"), expected)

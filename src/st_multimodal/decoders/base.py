@@ -12,8 +12,8 @@ from ..types import FetchedBytes, ResolveContext
 
 __all__ = ["Decoder", "DECODERS", "register_decoder"]
 
-SNIFF_BYTES = 64
-"""How many leading bytes ``accept`` is shown."""
+SNIFF_BYTES = 4096
+"""How many leading bytes ``accept`` is shown (enough for two MPEG audio frame headers)."""
 
 
 @runtime_checkable

@@ -22,7 +22,8 @@ from ..errors import DecodeError, LimitExceededError, MissingDependencyError, Mu
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .jpeg_tensor import decode_jpeg_tensor
-from .sniff import sniff_format
+from .pillow_formats import pillow_format
+from .sniff import common_image_format, extension_of
 
 __all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "apply_jpeg_draft",
            "uint16_to_uint8", "float_to_uint8", "DEFAULT_DRAFT_SIZE"]
@@ -65,6 +66,16 @@ def float_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+_QUOTED = re.compile(r"""b?'[^']*'|b?"[^"]*"|<[^>]*>""")
+
+
+def _reason(exc: Exception) -> str:
+    """Pillow's reason, with anything it quotes (bytes, names, object reprs) left out: messages describe, never quote."""
+    words = _QUOTED.sub("…", str(exc)).strip()
+    words = words if len(words) <= 100 else words[:99] + "…"
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
 def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
     match = re.search(r"\((\d+) pixels\)", str(exc))
     actual = int(match.group(1)) if match else f"more than {limits.max_pixels}"
@@ -73,31 +84,36 @@ def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
     )
 
 
-def _heif_support(data: bytes) -> None:
+def _heif_formats(data: bytes) -> list[str]:
     """HEIC (and AVIF where Pillow lacks it) needs the ``pillow-heif`` plugin, registered on first use."""
-    kind = sniff_format(data[:64], "image")
+    kind = common_image_format(data[:64])
     if kind not in ("heic", "avif"):
-        return
+        return []
     from PIL import features
 
     if kind == "avif" and features.check("avif"):
-        return
+        return ["AVIF"]
     try:
         import pillow_heif
     except ImportError as exc:
         raise MissingDependencyError(f"{kind.upper()} images need an optional plugin", package="pillow-heif") from exc
     pillow_heif.register_heif_opener()
+    return [name for name in ("HEIF", "AVIF") if name in Image.OPEN]
 
 
-def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> Image.Image:
-    """Open lazily (header only) and check the pixel budget before any pixel is decoded."""
-    _heif_support(data)
+def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, extension: str | None = None) -> Image.Image:
+    """Open lazily (header only) as the format the content is, and check the pixel budget and shape before
+    any pixel is decoded. ``extension`` only breaks ties between formats the content allows."""
+    formats = _heif_formats(data)
+    found = None if formats else pillow_format(data, extension)
+    if not formats and found is None:
+        raise DecodeError(f"not an image Pillow reads ({len(data)} bytes of an unrecognised format)")
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=formats or [found])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _bomb_error(exc, limits) from exc
     except Exception as exc:
-        raise DecodeError(f"not a readable image: {type(exc).__name__}: {exc}") from exc
+        raise DecodeError(f"not a readable {found or formats[0]} image: {_reason(exc)}") from exc
     check_pixels(img.size, limits)
     return img
 
@@ -110,8 +126,13 @@ def apply_jpeg_draft(img: Image.Image, target_size: tuple[int, int] = DEFAULT_DR
 
 
 def _frame_index(img: Image.Image, wanted: int) -> int:
-    count = int(getattr(img, "n_frames", 1) or 1)
-    return min(wanted, count - 1) if wanted >= 0 else max(count + wanted, 0)
+    """The frame number of the ``wanted``-th frame (negative: from the end). Most formats number frames
+    from 0; PSD numbers its layers from 1 and shows the merged picture as the first frame."""
+    first = int(getattr(img, "_min_frame", 0) or 0)
+    if wanted == 0:
+        return first  # without counting frames (a PSD parses every layer header to count them)
+    count = max(int(getattr(img, "n_frames", 1) or 1), 1)
+    return first + (min(wanted, count - 1) if wanted >= 0 else max(count + wanted, 0))
 
 
 def _load_frame(img: Image.Image, limits: DecodeLimits) -> Image.Image:
@@ -176,7 +197,7 @@ def normalize_image(
     except MemoryError:
         raise
     except Exception as exc:
-        raise DecodeError(f"image data is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
+        raise DecodeError(f"image data is corrupt or truncated: {_reason(exc)}") from exc
 
 
 class ImageDecoder:
@@ -188,10 +209,11 @@ class ImageDecoder:
                   ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".tga", ".jp2")
 
     def accept(self, prefix: bytes) -> bool:
-        return sniff_format(prefix, "image") is not None
+        """The common formats only: the other Pillow formats are tried after the audio and video signatures."""
+        return common_image_format(prefix) is not None
 
     def decode(self, fetched: FetchedBytes, ctx: ResolveContext) -> tuple[Any, tuple[int, ...], str]:
-        img = open_image(fetched.data, ctx.limits)
+        img = open_image(fetched.data, ctx.limits, extension_of(fetched))
         draft = None
         if ctx.limits.draft_jpeg:
             draft = tuple(ctx.extras.get("image_target_size") or DEFAULT_DRAFT_SIZE)
