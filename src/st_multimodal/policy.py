@@ -107,6 +107,12 @@ class DecodeLimits(_Replaceable):
     """Largest rendered page (width x height): bigger pages are rendered at a lower scale to fit (never refused)."""
     pdf_max_pages: int = 1000
     """Most pages one PDF input may expand into (after page selection); more is a LimitExceededError."""
+    # Shape limits, checked on an image's header, a video's frame size and a PDF page's render size,
+    # before any pixel is decoded, rendered or resized.
+    max_aspect_ratio: float = 200.0
+    """Longest side / shortest side of an image, video frame or rendered page (Qwen-VL's resize refuses more than 200)."""
+    min_side: int = 1
+    """Shortest side in pixels of an image, video frame or rendered page (video frames need 5 whatever this says)."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -117,6 +123,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits.video_fps and max_audio_seconds must be > 0")
         if self.pdf_dpi <= 0 or self.pdf_max_pixels_per_page < 1 or self.pdf_max_pages < 1:
             raise ValueError("DecodeLimits.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1")
+        if not self.max_aspect_ratio >= 1 or self.min_side < 1:
+            raise ValueError("DecodeLimits.max_aspect_ratio must be >= 1 and min_side >= 1")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

@@ -25,7 +25,7 @@ from .jpeg_tensor import decode_jpeg_tensor
 from .pillow_formats import pillow_format
 from .sniff import common_image_format, extension_of
 
-__all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "apply_jpeg_draft",
+__all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "check_shape", "VIDEO_MIN_SIDE", "apply_jpeg_draft",
            "uint16_to_uint8", "float_to_uint8", "DEFAULT_DRAFT_SIZE"]
 
 DEFAULT_DRAFT_SIZE = (512, 512)
@@ -34,14 +34,34 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
-    """Raise LimitExceededError if ``width * height`` exceeds ``limits.max_pixels``."""
+VIDEO_MIN_SIDE = 5
+"""Video frames smaller than this on a side are refused whatever ``limits.min_side`` says: transformers'
+video processors read a ``(T, H, W, 3)`` array whose height is 1, 3 or 4 as channels-first."""
+
+
+def check_pixels(size: tuple[int, int], limits: DecodeLimits, what: str = "image", min_side: int = 1) -> None:
+    """Raise LimitExceededError if ``size`` (width, height) exceeds ``limits.max_pixels`` or breaks the shape limits."""
     pixels = int(size[0]) * int(size[1])
     if pixels > limits.max_pixels:
         raise LimitExceededError(
-            f"image of {size[0]}x{size[1]} pixels is too large to decode",
+            f"{what} of {size[0]}x{size[1]} pixels is too large to decode",
             limit_name="max_pixels", limit=limits.max_pixels, actual=pixels,
         )
+    check_shape(size, limits, what, min_side)
+
+
+def check_shape(size: tuple[float, float], limits: DecodeLimits, what: str = "image", min_side: int = 1) -> None:
+    """Raise LimitExceededError for a side under ``limits.min_side`` (or ``min_side``) or a ratio of sides over
+    ``limits.max_aspect_ratio``: such shapes make processors fail or resize into huge allocations."""
+    short, long = sorted((size[0], size[1]))
+    floor = max(limits.min_side, min_side)
+    if short < floor:
+        raise LimitExceededError(f"{what} of {size[0]}x{size[1]} pixels is too small", limit_name="min_side",
+                                 limit=floor, actual=short)
+    ratio = long / short
+    if ratio > limits.max_aspect_ratio:
+        raise LimitExceededError(f"{what} of {size[0]}x{size[1]} pixels is too elongated",
+                                 limit_name="max_aspect_ratio", limit=limits.max_aspect_ratio, actual=round(ratio, 1))
 
 
 def uint16_to_uint8(values: np.ndarray) -> np.ndarray:
