@@ -238,3 +238,79 @@ class TestShapeLimitsInABatch:
         _, failures = clip_model.encode(items, on_error="skip", return_failures=True, limits=limits)
         assert [f.index for f in failures] == [1]
         assert isinstance(failures[0].error, LimitExceededError) and failures[0].error.limit_name == "max_pixels"
+
+
+class TestErrorsDescribeNeverQuote:
+    SECRET = b"API_KEY=sk-live-0123456789abcdef\nDB_PASSWORD=hunter2\n"
+
+    def test_a_text_file_is_described_not_quoted(self, tmp_path):
+        target = tmp_path / "settings.png"
+        target.write_bytes(self.SECRET)
+        for value in (target, self.SECRET, io.BytesIO(self.SECRET), data_uri(self.SECRET, "image/png")):
+            with pytest.raises(DecodeError) as info:
+                resolve(value, CTX)
+            message = str(info.value)
+            assert "sk-live" not in message and "API_KEY" not in message and "hunter2" not in message
+            assert "text" in message and f"{len(self.SECRET)} bytes" in message
+
+    def test_binary_content_is_described_not_dumped(self):
+        data = bytes(range(7, 71)) * 4
+        with pytest.raises(DecodeError) as info:
+            resolve(data, CTX)
+        assert data[:6].hex() not in str(info.value) and "256 bytes" in str(info.value)
+
+    def test_pillow_reasons_lose_what_they_quote(self):
+        from st_multimodal.decoders.image import _reason
+
+        assert "secret" not in _reason(OSError("broken PNG file (chunk b'secret')"))
+        assert "cannot identify image file" in _reason(OSError("cannot identify image file <_io.BytesIO object at 0x1>"))
+
+
+def float_tiff(values: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(values.astype(np.float32), mode="F").save(out, format="TIFF")
+    return out.getvalue()
+
+
+class TestFloatImages:
+    """Mode F images state no range: [0, 1] is scaled like a float array, anything else refused typed."""
+
+    def test_values_in_zero_one_decode_like_the_same_float_array(self):
+        values = np.linspace(0, 1, 32 * 24, dtype=np.float32).reshape(24, 32)
+        decoded = pixels(float_tiff(values))
+        expected = np.rint(values * 255).astype(np.uint8)
+        assert np.array_equal(decoded, np.stack([expected] * 3, axis=-1))
+
+    @pytest.mark.parametrize("low, high", [(0, 255), (-3.1, 3.1)])
+    def test_other_ranges_are_refused_typed_in_every_form(self, low, high):
+        data = float_tiff(np.linspace(low, high, 32 * 24).reshape(24, 32))
+        for value in (data, io.BytesIO(data), Image.open(io.BytesIO(data))):
+            with pytest.raises(DecodeError, match=r"float image values"):
+                resolve(value, CTX)
+
+
+class TestDocumentedArrayRecipe:
+    """docs/input-forms.md: arrays made with normalize_image equal the path; convert("RGB") does not."""
+
+    @pytest.fixture(params=["transparent", "exif-rotated", "16-bit"])
+    def image_file(self, request, tmp_path):
+        data = {"transparent": media.png_rgba_bytes, "exif-rotated": lambda: media.exif_rotated_jpeg_bytes()[0],
+                "16-bit": media.png16_bytes}[request.param]()
+        target = tmp_path / "picture.img"
+        target.write_bytes(data)
+        return target
+
+    def test_every_documented_form_equals_the_path(self, image_file):
+        import torch
+
+        from st_multimodal.decoders import normalize_image
+
+        reference = pixels(image_file)
+        array = np.asarray(normalize_image(Image.open(image_file)))
+        data = image_file.read_bytes()
+        for form in (str(image_file), image_file.resolve().as_uri(), data, io.BytesIO(data), Image.open(image_file),
+                     array, array.astype(np.float32) / 255, torch.from_numpy(array.copy()).permute(2, 0, 1)):
+            assert np.array_equal(pixels(form), reference)
+
+    def test_the_old_recipe_is_not_the_same_picture(self, image_file):
+        assert not np.array_equal(pixels(np.asarray(Image.open(image_file).convert("RGB"))), pixels(image_file))
