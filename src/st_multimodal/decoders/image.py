@@ -125,7 +125,7 @@ def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, extens
     """Open lazily (header only) as the format the content is, and check the pixel budget and shape before
     any pixel is decoded. ``extension`` only breaks ties between formats the content allows."""
     formats = _heif_formats(data)
-    found = None if formats else pillow_format(data, extension)
+    found = None if formats else pillow_format(data, extension) or (common_image_format(data[:64]) or "").upper() or None
     if not formats and found is None:
         raise DecodeError(f"not an image Pillow reads ({len(data)} bytes of an unrecognised format)")
     try:
