@@ -314,3 +314,23 @@ class TestDocumentedArrayRecipe:
 
     def test_the_old_recipe_is_not_the_same_picture(self, image_file):
         assert not np.array_equal(pixels(np.asarray(Image.open(image_file).convert("RGB"))), pixels(image_file))
+
+
+class TestFolderScanning:
+    def test_the_cli_sees_the_same_formats(self, tmp_path):
+        from st_multimodal.cli.inputs import is_media_file
+
+        mp3 = media.mp3_bytes()
+        untagged = mp3[10 + sum(b << (7 * (3 - i)) for i, b in enumerate(mp3[6:10])):]
+        for name, data in {"a": untagged, "b": saved("DDS"), "c": saved("TGA"), "d": b"P1\n2 1\n0 1\n"}.items():
+            (tmp_path / name).write_bytes(data)
+            assert is_media_file(tmp_path / name)[0], name
+        (tmp_path / "e").write_bytes(b"just a note, not media")
+        assert is_media_file(tmp_path / "e") == (False, "it looks like plain text, not media")
+
+
+class TestShapeLimitFields:
+    @pytest.mark.parametrize("changes", [{"max_aspect_ratio": 0.5}, {"min_side": 0}])
+    def test_invalid_values_are_refused(self, changes):
+        with pytest.raises(ValueError):
+            CTX.limits.replace(**changes)
