@@ -30,7 +30,7 @@ hopper_8bit_plain.pgm hopper_16bit.pgm hopper_16bit_plain.pgm hopper_1bit_plain.
 hopper_bigtiff.tif hopper_float_dpi_2.tif 10ct_32bit_128.tiff 12in16bit.tif tiff_16bit_RGBa.tiff
 tiff_strip_cmyk_jpeg.tif hopper.Lab.tif hopper.dcx hopper.im hopper.pxr hopper.ras hopper.spider hopper.wal
 hopper.xpm hopper.pfm hopper_be.pfm python.ico flower2.webp pil_sample_cmyk.jpg exif_gps_typeerror.jpg
-pillow.ico xmp_tags_orientation.png hopper_bad_exif.jpg oom-8ed3316a4109213ca96fb8a256a0bfefdece1461.icns eps/zero_bb.eps
+hopper.fli pillow.ico xmp_tags_orientation.png hopper_bad_exif.jpg oom-8ed3316a4109213ca96fb8a256a0bfefdece1461.icns eps/zero_bb.eps
 apng/blend_op_over_near_transparent.png
 """.split()
 PDFJS = """
