@@ -22,7 +22,7 @@ from ..errors import DecodeError, LimitExceededError, MissingDependencyError, Mu
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .jpeg_tensor import decode_jpeg_tensor
-from .pillow_formats import pillow_format
+from .pillow_formats import UnreadableImage, open_as, open_by_content
 from .sniff import common_image_format, extension_of
 
 __all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "check_shape", "VIDEO_MIN_SIDE", "apply_jpeg_draft",
@@ -105,7 +105,7 @@ def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
 
 
 def _heif_formats(data: bytes) -> list[str]:
-    """HEIC (and AVIF where Pillow lacks it) needs the ``pillow-heif`` plugin, registered on first use."""
+    """The formats to open HEIC (and AVIF where Pillow lacks it) with: the ``pillow-heif`` plugin, registered on first use."""
     kind = common_image_format(data[:64])
     if kind not in ("heic", "avif"):
         return []
@@ -124,16 +124,28 @@ def _heif_formats(data: bytes) -> list[str]:
 def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, extension: str | None = None) -> Image.Image:
     """Open lazily (header only) as the format the content is, and check the pixel budget and shape before
     any pixel is decoded. ``extension`` only breaks ties between formats the content allows."""
-    formats = _heif_formats(data)
-    found = None if formats else pillow_format(data, extension) or (common_image_format(data[:64]) or "").upper() or None
-    if not formats and found is None:
-        raise DecodeError(f"not an image Pillow reads ({len(data)} bytes of an unrecognised format)")
+    found = "image"
     try:
-        img = Image.open(io.BytesIO(data), formats=formats or [found])
+        formats, common = _heif_formats(data), (common_image_format(data[:64]) or "").upper()
+        if formats:
+            found, img = formats[0], Image.open(io.BytesIO(data), formats=formats)
+        elif (opened := open_by_content(data, extension, likely=common)) is not None:
+            found, img = opened
+        elif common:  # a known signature Pillow cannot read: say why
+            found, img = common, open_as(data, common)
+        else:
+            raise DecodeError(f"not an image Pillow reads ({len(data)} bytes of an unrecognised format)")
+    except UnreadableImage as exc:
+        found, cause = exc.fmt, exc.__cause__
+        if isinstance(cause, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+            raise _bomb_error(cause, limits) from cause
+        raise DecodeError(f"not a readable {found} image: {_reason(cause)}") from cause
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _bomb_error(exc, limits) from exc
+    except MultimodalInputError:
+        raise
     except Exception as exc:
-        raise DecodeError(f"not a readable {found or formats[0]} image: {_reason(exc)}") from exc
+        raise DecodeError(f"not a readable {found} image: {_reason(exc)}") from exc
     check_pixels(img.size, limits)
     return img
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-__all__ = ["pillow_format", "open_as", "PILLOW_FORMATS"]
+__all__ = ["pillow_format", "open_by_content", "open_as", "UnreadableImage", "PILLOW_FORMATS"]
 
 _PREFIX_BYTES = 16
 """What ``Image.open`` shows a plugin's ``accept``."""
@@ -41,6 +41,7 @@ def _pillow_plugins() -> tuple[tuple[tuple[str, Callable[[bytes], object]], ...]
 _ACCEPTING, _PARSE_ONLY = _pillow_plugins()
 PILLOW_FORMATS: tuple[str, ...] = tuple(sorted([name for name, _ in _ACCEPTING] + list(_PARSE_ONLY)))
 """Every format Pillow's own plugins open, in the order they are tried."""
+_ACCEPT_OF = dict(_ACCEPTING)
 _EXTENSIONS = {ext: fmt for ext, fmt in Image.registered_extensions().items() if fmt in PILLOW_FORMATS}
 
 
@@ -62,34 +63,59 @@ def open_as(data: bytes, fmt: str) -> Image.Image:
         return Image.open(io.BytesIO(data), formats=[fmt])
 
 
-def _parses(data: bytes, fmt: str, recognised: bool) -> bool:
-    """True if ``fmt``'s plugin reads this header. As in ``Image.open``, a plugin that recognised the
-    magic number keeps a file whose header fails otherwise than by ``_NOT_THIS_FORMAT`` (the decode
-    then fails with a typed error); a format without a magic number must parse cleanly."""
+class UnreadableImage(Exception):
+    """The content is recognised as ``fmt`` (by its magic number) but its header does not parse; the
+    plugin's own error is the ``__cause__``."""
+
+    def __init__(self, fmt: str):
+        super().__init__(fmt)
+        self.fmt = fmt
+
+
+def _open_if(data: bytes, fmt: str, recognised: bool) -> Image.Image | None:
+    """The image, if ``fmt``'s plugin reads this header, else None. As in ``Image.open``, a plugin that
+    recognised the magic number keeps a file whose header fails otherwise than by ``_NOT_THIS_FORMAT``
+    (raised as UnreadableImage); a format without a magic number must parse cleanly."""
     try:
-        open_as(data, fmt).close()
-    except Image.DecompressionBombError:
-        return recognised  # a recognised format: the pixel budget refuses it later
+        return open_as(data, fmt)
     except (Image.UnidentifiedImageError, *_NOT_THIS_FORMAT):
-        return False
-    except Exception:  # noqa: BLE001 - a plugin failing in its own way
-        return recognised
-    return True
+        return None
+    except Exception as exc:  # noqa: BLE001 - a plugin failing in its own way (a bomb error included)
+        if recognised:
+            raise UnreadableImage(fmt) from exc
+        return None
+
+
+def open_by_content(data: bytes, extension: str | None = None, likely: str | None = None) -> tuple[str, Image.Image] | None:
+    """``(format, image opened on its header)`` for the Pillow format these bytes are, or None.
+
+    ``extension`` (``".tga"``) only orders candidates that the content allows; ``likely`` (a common
+    format the caller recognised by its signature, which no other plugin shares) is tried first.
+    Raises UnreadableImage for content a plugin recognises by its magic number but cannot read.
+    """
+    prefix = bytes(data[:_PREFIX_BYTES])
+    binary = not _printable(prefix)  # a text header (plain PPM, XPM, FITS, ...) must parse cleanly
+    if likely in _ACCEPT_OF and _accepts(_ACCEPT_OF[likely], prefix):
+        if (image := _open_if(data, likely, recognised=binary)) is not None:
+            return likely, image
+    preferred = _EXTENSIONS.get((extension or "").lower())
+    accepted = [name for name, accept in _ACCEPTING if _accepts(accept, prefix)]
+    for name in sorted(accepted, key=lambda n: n != preferred):
+        if (image := _open_if(data, name, recognised=binary)) is not None:
+            return name, image
+    for name in sorted(_PARSE_ONLY, key=lambda n: n != preferred):
+        if (image := _open_if(data, name, recognised=False)) is not None:
+            return name, image
+    return None
 
 
 def pillow_format(data: bytes, extension: str | None = None) -> str | None:
-    """The Pillow format these bytes are (``"PNG"``, ``"DDS"``, ``"TGA"``, ...), or None.
-
-    ``extension`` (``".tga"``) only orders candidates that the content allows.
-    """
-    preferred = _EXTENSIONS.get((extension or "").lower())
-    prefix = bytes(data[:_PREFIX_BYTES])
-    accepted = [name for name, accept in _ACCEPTING if _accepts(accept, prefix)]
-    binary = not _printable(prefix)  # a text header (plain PPM, XPM, FITS, ...) must parse cleanly
-    for name in sorted(accepted, key=lambda n: n != preferred):
-        if _parses(data, name, recognised=binary):
-            return name
-    for name in sorted(_PARSE_ONLY, key=lambda n: n != preferred):
-        if _parses(data, name, recognised=False):
-            return name
-    return None
+    """The Pillow format these bytes are (``"PNG"``, ``"DDS"``, ``"TGA"``, ...), or None (see ``open_by_content``)."""
+    try:
+        found = open_by_content(data, extension)
+    except UnreadableImage as exc:
+        return exc.fmt
+    if found is None:
+        return None
+    found[1].close()
+    return found[0]
