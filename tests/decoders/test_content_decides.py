@@ -334,3 +334,21 @@ class TestShapeLimitFields:
     def test_invalid_values_are_refused(self, changes):
         with pytest.raises(ValueError):
             CTX.limits.replace(**changes)
+
+
+class TestPreResizeNeverBreaksABatch:
+    def test_a_failing_resize_hands_the_image_on_unchanged(self):
+        import torch
+        from transformers import CLIPImageProcessorFast
+
+        from st_multimodal.pipeline.preresize import ImagePreResizer
+
+        processor = CLIPImageProcessorFast(size={"shortest_edge": 224})
+        resizer = ImagePreResizer(processor)
+
+        def broken(**kwargs):
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+        processor.resize = broken
+        image = torch.zeros((3, 32, 48), dtype=torch.uint8)
+        assert resizer(image) is image

@@ -59,7 +59,10 @@ class ImagePreResizer:
             raise LimitExceededError(
                 f"the model's resize would turn an image of {image.shape[-1]}x{image.shape[-2]} pixels into "
                 f"{target[1]}x{target[0]}", limit_name="max_pixels", limit=self.max_pixels, actual=target[0] * target[1])
-        resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+        try:
+            resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+        except Exception:  # noqa: BLE001 - only a shortcut: the processor resizes it itself, its errors isolated per item
+            return image
         if _target(size, tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
             return image  # the processor would resize again: hand it the original
         return resized.contiguous()
