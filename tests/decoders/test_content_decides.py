@@ -352,3 +352,11 @@ class TestPreResizeNeverBreaksABatch:
         processor.resize = broken
         image = torch.zeros((3, 32, 48), dtype=torch.uint8)
         assert resizer(image) is image
+
+
+class TestVideoStreamSignatures:
+    def test_mpeg_transport_and_elementary_streams_are_video(self):
+        packet = b"\x47" + bytes(187)
+        assert sniff_format(packet * 3) == "mpegts"
+        assert sniff_format(b"\x00\x00\x01\xb3" + bytes(60)) == "mpegvideo"
+        assert sniff_format(b"\x47" + bytes(400)) is None  # one sync byte is not a stream
