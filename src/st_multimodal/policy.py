@@ -119,6 +119,12 @@ class DecodeLimits(_Replaceable):
     the worst text it lets through (one 500,000-character word) costs about +120 MB and 3 s to tokenise."""
     max_depth: int = 32
     """Deepest nesting of structured inputs (dicts, messages, typed wrappers) accepted; real inputs use 2-4 levels."""
+    # Shape limits, checked on an image's header, a video's frame size and a PDF page's render size,
+    # before any pixel is decoded, rendered or resized.
+    max_aspect_ratio: float = 200.0
+    """Longest side / shortest side of an image, video frame or rendered page (Qwen-VL's resize refuses more than 200)."""
+    min_side: int = 1
+    """Shortest side in pixels of an image, video frame or rendered page (video frames need 5 whatever this says)."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -131,6 +137,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1")
         if self.max_text_chars < 1 or self.max_depth < 1:
             raise ValueError("DecodeLimits.max_text_chars and max_depth must be >= 1")
+        if not self.max_aspect_ratio >= 1 or self.min_side < 1:
+            raise ValueError("DecodeLimits.max_aspect_ratio must be >= 1 and min_side >= 1")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

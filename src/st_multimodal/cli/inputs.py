@@ -28,7 +28,6 @@ from .common import CliError
 __all__ = ["Item", "Collected", "collect_inputs", "LIST_SUFFIXES", "is_media_file", "raise_for_missing_files"]
 
 LIST_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson")
-_SNIFF_BYTES = 64
 
 
 @dataclass
@@ -50,11 +49,11 @@ class Collected:
 
 def is_media_file(path: str | os.PathLike) -> tuple[bool, str]:
     """(True, format) when the file's first bytes are a PDF or a format a registered decoder reads, else (False, why)."""
-    from ..decoders.base import DECODERS
+    from ..decoders.base import DECODERS, SNIFF_BYTES
     from ..decoders.sniff import describe_prefix, is_pdf, sniff_format
 
     with open(path, "rb") as handle:
-        prefix = handle.read(_SNIFF_BYTES)
+        prefix = handle.read(SNIFF_BYTES)
     if is_pdf(prefix):
         return True, "pdf"
     found = sniff_format(prefix)

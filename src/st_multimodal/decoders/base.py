@@ -1,4 +1,4 @@
-"""The decoder extension point: bytes to media, chosen by magic bytes first, then MIME type, then extension.
+"""The decoder extension point: bytes to media, chosen by their content alone (``accept`` on the first bytes).
 
 Decoders never fetch. Each returns a value in upstream's shapes (PIL RGB image, AudioDict, VideoDict).
 """
@@ -12,8 +12,8 @@ from ..types import FetchedBytes, ResolveContext
 
 __all__ = ["Decoder", "DECODERS", "register_decoder"]
 
-SNIFF_BYTES = 64
-"""How many leading bytes ``accept`` is shown."""
+SNIFF_BYTES = 4096
+"""How many leading bytes ``accept`` is shown (enough for two MPEG audio frame headers)."""
 
 
 @runtime_checkable
@@ -23,9 +23,9 @@ class Decoder(Protocol):
     modality: str
     """"image", "audio" or "video" (a container such as MP4 may answer "video")."""
     mime_prefixes: tuple[str, ...]
-    """MIME types (or prefixes such as "image/") this decoder takes when sniffing is inconclusive."""
+    """MIME types (or prefixes such as "image/") of its formats: descriptive only, content decides."""
     extensions: tuple[str, ...]
-    """File extensions, the last resort."""
+    """File extensions of its formats: descriptive only, content decides."""
 
     def accept(self, prefix: bytes) -> bool:
         """True if these leading bytes are a format this decoder reads."""

@@ -22,9 +22,10 @@ from ..errors import DecodeError, LimitExceededError, MissingDependencyError, Mu
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .jpeg_tensor import decode_jpeg_tensor
-from .sniff import sniff_format
+from .pillow_formats import UnreadableImage, open_as, open_by_content
+from .sniff import common_image_format, extension_of
 
-__all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "apply_jpeg_draft",
+__all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "check_shape", "VIDEO_MIN_SIDE", "apply_jpeg_draft",
            "uint16_to_uint8", "float_to_uint8", "DEFAULT_DRAFT_SIZE"]
 
 DEFAULT_DRAFT_SIZE = (512, 512)
@@ -33,14 +34,34 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def check_pixels(size: tuple[int, int], limits: DecodeLimits) -> None:
-    """Raise LimitExceededError if ``width * height`` exceeds ``limits.max_pixels``."""
+VIDEO_MIN_SIDE = 5
+"""Video frames smaller than this on a side are refused whatever ``limits.min_side`` says: transformers'
+video processors read a ``(T, H, W, 3)`` array whose height is 1, 3 or 4 as channels-first."""
+
+
+def check_pixels(size: tuple[int, int], limits: DecodeLimits, what: str = "image", min_side: int = 1) -> None:
+    """Raise LimitExceededError if ``size`` (width, height) exceeds ``limits.max_pixels`` or breaks the shape limits."""
     pixels = int(size[0]) * int(size[1])
     if pixels > limits.max_pixels:
         raise LimitExceededError(
-            f"image of {size[0]}x{size[1]} pixels is too large to decode",
+            f"{what} of {size[0]}x{size[1]} pixels is too large to decode",
             limit_name="max_pixels", limit=limits.max_pixels, actual=pixels,
         )
+    check_shape(size, limits, what, min_side)
+
+
+def check_shape(size: tuple[float, float], limits: DecodeLimits, what: str = "image", min_side: int = 1) -> None:
+    """Raise LimitExceededError for a side under ``limits.min_side`` (or ``min_side``) or a ratio of sides over
+    ``limits.max_aspect_ratio``: such shapes make processors fail or resize into huge allocations."""
+    short, long = sorted((size[0], size[1]))
+    floor = max(limits.min_side, min_side)
+    if short < floor:
+        raise LimitExceededError(f"{what} of {size[0]}x{size[1]} pixels is too small", limit_name="min_side",
+                                 limit=floor, actual=short)
+    ratio = long / short
+    if ratio > limits.max_aspect_ratio:
+        raise LimitExceededError(f"{what} of {size[0]}x{size[1]} pixels is too elongated",
+                                 limit_name="max_aspect_ratio", limit=limits.max_aspect_ratio, actual=round(ratio, 1))
 
 
 def uint16_to_uint8(values: np.ndarray) -> np.ndarray:
@@ -65,6 +86,16 @@ def float_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+_QUOTED = re.compile(r"""b?'[^']*'|b?"[^"]*"|<[^>]*>""")
+
+
+def _reason(exc: Exception) -> str:
+    """Pillow's reason, with anything it quotes (bytes, names, object reprs) left out: messages describe, never quote."""
+    words = _QUOTED.sub("…", str(exc)).strip()
+    words = words if len(words) <= 100 else words[:99] + "…"
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
 def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
     match = re.search(r"\((\d+) pixels\)", str(exc))
     actual = int(match.group(1)) if match else f"more than {limits.max_pixels}"
@@ -73,31 +104,48 @@ def _bomb_error(exc: Exception, limits: DecodeLimits) -> LimitExceededError:
     )
 
 
-def _heif_support(data: bytes) -> None:
-    """HEIC (and AVIF where Pillow lacks it) needs the ``pillow-heif`` plugin, registered on first use."""
-    kind = sniff_format(data[:64], "image")
+def _heif_formats(data: bytes) -> list[str]:
+    """The formats to open HEIC (and AVIF where Pillow lacks it) with: the ``pillow-heif`` plugin, registered on first use."""
+    kind = common_image_format(data[:64])
     if kind not in ("heic", "avif"):
-        return
+        return []
     from PIL import features
 
     if kind == "avif" and features.check("avif"):
-        return
+        return ["AVIF"]
     try:
         import pillow_heif
     except ImportError as exc:
         raise MissingDependencyError(f"{kind.upper()} images need an optional plugin", package="pillow-heif") from exc
     pillow_heif.register_heif_opener()
+    return [name for name in ("HEIF", "AVIF") if name in Image.OPEN]
 
 
-def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> Image.Image:
-    """Open lazily (header only) and check the pixel budget before any pixel is decoded."""
-    _heif_support(data)
+def open_image(data: bytes, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, extension: str | None = None) -> Image.Image:
+    """Open lazily (header only) as the format the content is, and check the pixel budget and shape before
+    any pixel is decoded. ``extension`` only breaks ties between formats the content allows."""
+    found = "image"
     try:
-        img = Image.open(io.BytesIO(data))
+        formats, common = _heif_formats(data), (common_image_format(data[:64]) or "").upper()
+        if formats:
+            found, img = formats[0], Image.open(io.BytesIO(data), formats=formats)
+        elif (opened := open_by_content(data, extension, likely=common)) is not None:
+            found, img = opened
+        elif common:  # a known signature Pillow cannot read: say why
+            found, img = common, open_as(data, common)
+        else:
+            raise DecodeError(f"not an image Pillow reads ({len(data)} bytes of an unrecognised format)")
+    except UnreadableImage as exc:
+        found, cause = exc.fmt, exc.__cause__
+        if isinstance(cause, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+            raise _bomb_error(cause, limits) from cause
+        raise DecodeError(f"not a readable {found} image: {_reason(cause)}") from cause
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _bomb_error(exc, limits) from exc
+    except MultimodalInputError:
+        raise
     except Exception as exc:
-        raise DecodeError(f"not a readable image: {type(exc).__name__}: {exc}") from exc
+        raise DecodeError(f"not a readable {found} image: {_reason(exc)}") from exc
     check_pixels(img.size, limits)
     return img
 
@@ -110,8 +158,13 @@ def apply_jpeg_draft(img: Image.Image, target_size: tuple[int, int] = DEFAULT_DR
 
 
 def _frame_index(img: Image.Image, wanted: int) -> int:
-    count = int(getattr(img, "n_frames", 1) or 1)
-    return min(wanted, count - 1) if wanted >= 0 else max(count + wanted, 0)
+    """The frame number of the ``wanted``-th frame (negative: from the end). Most formats number frames
+    from 0; PSD numbers its layers from 1 and shows the merged picture as the first frame."""
+    first = int(getattr(img, "_min_frame", 0) or 0)
+    if wanted == 0:
+        return first  # without counting frames (a PSD parses every layer header to count them)
+    count = max(int(getattr(img, "n_frames", 1) or 1), 1)
+    return first + (min(wanted, count - 1) if wanted >= 0 else max(count + wanted, 0))
 
 
 def _load_frame(img: Image.Image, limits: DecodeLimits) -> Image.Image:
@@ -176,7 +229,7 @@ def normalize_image(
     except MemoryError:
         raise
     except Exception as exc:
-        raise DecodeError(f"image data is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
+        raise DecodeError(f"image data is corrupt or truncated: {_reason(exc)}") from exc
 
 
 class ImageDecoder:
@@ -188,10 +241,11 @@ class ImageDecoder:
                   ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".tga", ".jp2")
 
     def accept(self, prefix: bytes) -> bool:
-        return sniff_format(prefix, "image") is not None
+        """The common formats only: the other Pillow formats are tried after the audio and video signatures."""
+        return common_image_format(prefix) is not None
 
     def decode(self, fetched: FetchedBytes, ctx: ResolveContext) -> tuple[Any, tuple[int, ...], str]:
-        img = open_image(fetched.data, ctx.limits)
+        img = open_image(fetched.data, ctx.limits, extension_of(fetched))
         draft = None
         if ctx.limits.draft_jpeg:
             draft = tuple(ctx.extras.get("image_target_size") or DEFAULT_DRAFT_SIZE)

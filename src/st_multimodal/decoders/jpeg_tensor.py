@@ -43,6 +43,17 @@ def _tiny_jpeg() -> bytes:
 _TINY_JPEG = _tiny_jpeg()
 
 
+def _within_limits(size: tuple[int, int], limits: DecodeLimits) -> bool:
+    from ..errors import LimitExceededError
+    from .image import check_pixels
+
+    try:
+        check_pixels(size, limits)
+    except LimitExceededError:
+        return False
+    return True
+
+
 def decode_jpeg_tensor(data: bytes, limits: DecodeLimits) -> tuple[Any, tuple[int, int]] | None:
     """``(tensor, (width, height))`` for a plain JPEG within ``limits``, else None (use Pillow)."""
     if data[:3] != b"\xff\xd8\xff" or limits.draft_jpeg:
@@ -54,7 +65,7 @@ def decode_jpeg_tensor(data: bytes, limits: DecodeLimits) -> tuple[Any, tuple[in
         header = Image.open(io.BytesIO(data))
         if header.format != "JPEG" or header.mode not in ("RGB", "L"):
             return None
-        if header.size[0] * header.size[1] > limits.max_pixels:
+        if not _within_limits(header.size, limits):
             return None  # the Pillow path raises the located limit error
         if header.getexif().get(_ORIENTATION, 1) not in (0, 1):
             return None

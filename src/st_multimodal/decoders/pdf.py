@@ -7,7 +7,8 @@ rendered until a page is asked for).
 
 A page is rendered at ``limits.pdf_dpi``; a page that would exceed ``limits.pdf_max_pixels_per_page``
 (or ``limits.max_pixels``) is rendered at the largest scale that fits instead, so a huge page is
-never refused, only made smaller.
+made smaller, not refused; a page outside the shape limits (``max_aspect_ratio``, ``min_side``) is refused
+before it is rendered.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..errors import DecodeError, EncryptedDocumentError, MissingDependencyError, PageOutOfRangeError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
+from .image import check_shape
 from .sniff import PDF_MAGIC, is_pdf
 
 __all__ = ["PDF_MAGIC", "PDF_MIME", "is_pdf", "count_pages", "render_page", "render_scale"]
@@ -82,6 +84,7 @@ def render_scale(width: float, height: float, limits: DecodeLimits = DEFAULT_DEC
         scale *= math.sqrt(budget / pixels)
         while scale > 0 and math.ceil(width * scale) * math.ceil(height * scale) > budget:
             scale *= 0.995  # ceil() rounding: shave until it fits
+    check_shape((math.ceil(width * scale), math.ceil(height * scale)), limits, "rendered page")
     return scale
 
 

@@ -23,7 +23,7 @@ from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .arrays import finish_audio, image_from_array, to_numpy
 from .audio import container_seconds, decode_audio_track, format_name, media_errors, open_container
-from .image import check_pixels, normalize_image
+from .image import VIDEO_MIN_SIDE, check_pixels, normalize_image
 from .sniff import sniff_format
 
 __all__ = ["VideoDecoder", "video_from_frames", "sample_indices", "video_metadata"]
@@ -59,7 +59,7 @@ def video_metadata(indices: Sequence[int], fps: float | None, duration: float | 
 
 
 def _check_budget(count: int, height: int, width: int, limits: DecodeLimits) -> None:
-    check_pixels((width, height), limits)
+    check_pixels((width, height), limits, "video frame", min_side=VIDEO_MIN_SIDE)
     elements = count * height * width * 3
     if elements > limits.max_array_elements:
         raise LimitExceededError("sampled video frames are too large", limit_name="max_array_elements",

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import LimitExceededError
+from ..policy import DEFAULT_DECODE_LIMITS
+
 __all__ = ["ImagePreResizer"]
 
 
 class ImagePreResizer:
     """Calls ``image_processor.resize`` on uint8 ``(3, H, W)`` images where that provably changes nothing downstream."""
 
-    def __init__(self, image_processor: Any):
+    def __init__(self, image_processor: Any, max_pixels: int = DEFAULT_DECODE_LIMITS.max_pixels):
         self.image_processor = image_processor
+        self.max_pixels = max_pixels
+        """Largest image the resize may produce; a bigger one is a LimitExceededError, never an allocation."""
 
     @classmethod
     def for_processor(cls, processor: Any) -> ImagePreResizer | None:
@@ -49,7 +54,15 @@ class ImagePreResizer:
         if image.device.type != "cpu":
             return image
         size = _size_dict(self.image_processor.size)
-        resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+        target = _target(size, tuple(image.shape[-2:]))
+        if target is not None and target[0] * target[1] > self.max_pixels:
+            raise LimitExceededError(
+                f"the model's resize would turn an image of {image.shape[-1]}x{image.shape[-2]} pixels into "
+                f"{target[1]}x{target[0]}", limit_name="max_pixels", limit=self.max_pixels, actual=target[0] * target[1])
+        try:
+            resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+        except Exception:  # noqa: BLE001 - only a shortcut: the processor resizes it itself, its errors isolated per item
+            return image
         if _target(size, tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
             return image  # the processor would resize again: hand it the original
         return resized.contiguous()

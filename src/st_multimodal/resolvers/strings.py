@@ -3,14 +3,16 @@
 The rules, in order (documented in docs/input-forms.md):
 
 1. In strict mode every string is text.
-2. Multi-line strings and strings over 4096 characters are text.
-3. ``http(s)://``, ``file://`` and other registered ``scheme://`` strings without whitespace are locations;
-   so are ``data:<type>/<subtype>[;...],`` URIs.
-4. Windows drive paths (``C:\\...``) and strings starting with ``/``, ``./``, ``../``, ``~/`` are locations
+2. ``data:<type>/<subtype>[;...],`` URIs are locations, whatever their length (their size is bounded by
+   ``FetchPolicy.max_bytes`` when they are decoded).
+3. Multi-line strings and strings over 4096 characters are text.
+4. ``http(s)://``, ``file://`` and other registered ``scheme://`` strings without whitespace are locations;
+   so are short ``data:,...`` URIs without a type.
+5. Windows drive paths (``C:\\...``) and strings starting with ``/``, ``./``, ``../``, ``~/`` are locations
    when they exist, have no whitespace, or end in a media extension.
-5. Strings ending in a media extension (or ``.pdf``) are locations when they exist, contain a path separator or no whitespace.
-6. Existing files named with a separator or an extension are locations.
-7. Everything else is text. A location that does not exist is an error, never silently text.
+6. Strings ending in a media extension (or ``.pdf``) are locations when they exist, contain a path separator or no whitespace.
+7. Existing files named with a separator or an extension are locations.
+8. Everything else is text. A location that does not exist is an error, never silently text.
 """
 
 from __future__ import annotations
@@ -52,7 +54,13 @@ def _has_media_extension(text: str) -> bool:
 
 def is_location(text: str, *, strict: bool = False) -> bool:
     """True if the untyped string ``text`` names a location rather than being text (see module docstring)."""
-    if strict or "\n" in text or len(text) > _MAX_LOCATION_CHARS or not text.strip():
+    if strict:
+        return False
+    if text.startswith("data:"):
+        typed = _DATA_URI.match(text)
+        if typed and typed.group(1):
+            return True  # a typed data: URI, however long
+    if "\n" in text or len(text) > _MAX_LOCATION_CHARS or not text.strip():
         return False
     if text.startswith("data:"):
         return bool(_DATA_URI.match(text))
