@@ -61,6 +61,11 @@ def describe_source(value: Any) -> str:
     return text
 
 
+def describe_text(text: str) -> str:
+    """How a text input is named in messages and failures: its length, never its words."""
+    return f"<text of {len(text)} characters>"
+
+
 class MultimodalInputError(Exception):
     """Base class: an input could not be turned into something the model accepts."""
 

@@ -28,12 +28,35 @@ def test_fifty_mib_string_fails_fast_and_cheap():
         imports="""
         from st_multimodal.resolvers import resolve
         from st_multimodal.types import ResolveContext
-        TEXT = "data:image/png;base64," + "A" * (50 << 20)
+        TEXT = "a " + "A" * (50 << 20)
         """,
         budget=256 * MiB,
     )
     assert result["outcome"] == "ok", result
     assert result["peak_growth"] < 8 * MiB and result["seconds"] < 0.5, result
+
+
+def test_fifty_mib_data_uri_is_a_location_decoded_once_under_budget():
+    """The same size as a typed data: URI is a location (never text): decoded once, then refused as unknown bytes."""
+    result = run_capped(
+        """
+        try:
+            resolve(URI, ResolveContext(), 0)
+            error = None
+        except Exception as exc:
+            error = exc
+        assert type(error).__name__ == "DecodeError", error
+        assert "AAAA" not in str(error) and "input 0" in str(error)
+        """,
+        imports="""
+        from st_multimodal.resolvers import resolve
+        from st_multimodal.types import ResolveContext
+        URI = "data:image/png;base64," + "A" * (50 << 20)
+        """,
+        budget=256 * MiB,
+    )
+    assert result["outcome"] == "ok", result
+    assert result["peak_growth"] < 100 * MiB, result
 
 
 def test_long_text_fails_alone_in_a_batch_before_tokenising(clip_model, tmp_path):

@@ -11,7 +11,7 @@ import io
 import os
 from typing import Any
 
-from ..errors import DecodeError, UnsupportedInputError, describe_source
+from ..errors import DecodeError, UnsupportedInputError, describe_source, describe_text
 from ..hashing import hash_bytes, hash_image, hash_text
 from ..sources.base import SOURCES, fetch
 from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
@@ -92,7 +92,7 @@ class TextResolver:
         if not isinstance(value, str) or is_location(value, strict=ctx.strict):
             return None
         check_text_length(value, ctx.limits)
-        provenance = Provenance(source=describe_source(value), content_hash=hash_text(value), num_bytes=len(value.encode("utf-8", "surrogatepass")))
+        provenance = Provenance(source=describe_text(value), content_hash=hash_text(value), num_bytes=len(value.encode("utf-8", "surrogatepass")))
         return Resolved("text", value, provenance)
 
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import LimitExceededError
+from ..errors import LimitExceededError, describe_text
 from ..policy import DecodeLimits
 
 __all__ = ["check_text_length", "nested"]
@@ -19,7 +19,7 @@ def check_text_length(text: str, limits: DecodeLimits) -> str:
     if len(text) > limits.max_text_chars:
         raise LimitExceededError(
             f"text of {len(text)} characters is longer than DecodeLimits.max_text_chars",
-            limit_name="max_text_chars", limit=limits.max_text_chars, actual=len(text),
+            limit_name="max_text_chars", limit=limits.max_text_chars, actual=len(text), source=describe_text(text),
         )
     return text
 
