@@ -107,6 +107,11 @@ class DecodeLimits(_Replaceable):
     """Largest rendered page (width x height): bigger pages are rendered at a lower scale to fit (never refused)."""
     pdf_max_pages: int = 1000
     """Most pages one PDF input may expand into (after page selection); more is a LimitExceededError."""
+    max_item_bytes: int = 256 * MiB
+    """Memory budget of one item's decoding: decoded pixels or samples, every intermediate and the result
+    together, checked before each allocation (images past it are refused, video frames and PDF pages made smaller)."""
+    max_decode_seconds: float = 30.0
+    """Deadline for decoding one item (fetching not included), checked inside the decode loops."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -117,6 +122,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits.video_fps and max_audio_seconds must be > 0")
         if self.pdf_dpi <= 0 or self.pdf_max_pixels_per_page < 1 or self.pdf_max_pages < 1:
             raise ValueError("DecodeLimits.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1")
+        if self.max_item_bytes < 1 or not self.max_decode_seconds > 0:
+            raise ValueError("DecodeLimits.max_item_bytes must be >= 1 and max_decode_seconds > 0")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

@@ -18,6 +18,7 @@ from ..errors import DecodeError, LimitExceededError, MissingDependencyError, Mu
 from ..policy import DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .arrays import check_audio_seconds, finish_audio, scale_audio
+from .ffmpeg import open_closed
 from .sniff import sniff_format
 
 __all__ = ["AudioDecoder", "open_container", "decode_audio_track", "container_seconds", "format_name",
@@ -46,12 +47,8 @@ def _av():
 
 
 def open_container(data: bytes):
-    """Open bytes with PyAV; unreadable data becomes a DecodeError."""
-    av = _av()
-    try:
-        return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
-    except Exception as exc:
-        raise DecodeError(f"not a readable audio/video container: {type(exc).__name__}: {exc}") from exc
+    """Open bytes with PyAV, closed to everything but these bytes (:mod:`.ffmpeg`); unreadable data is a DecodeError."""
+    return open_closed(data)
 
 
 def format_name(container, data: bytes) -> str:
