@@ -21,8 +21,8 @@ import numpy as np
 from ..errors import DecodeError, LimitExceededError, UnsupportedInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
-from .arrays import finish_audio, image_from_array, to_numpy
-from .audio import container_seconds, decode_audio_track, format_name, media_errors, open_container
+from .arrays import image_from_array, to_numpy
+from .audio import container_seconds, decode_audio, format_name, media_errors, open_container
 from .image import check_pixels, normalize_image
 from .sniff import sniff_format
 
@@ -177,5 +177,4 @@ class VideoDecoder:
     @staticmethod
     def _audio(data: bytes, ctx: ResolveContext) -> dict[str, Any]:
         with open_container(data) as container:
-            mono, rate = decode_audio_track(container, ctx.limits)
-        return finish_audio(mono, rate, ctx)
+            return decode_audio(container, ctx)
