@@ -78,19 +78,25 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
-def _png(width: int, height: int, depth: int, colour: int, extra: bytes = b"", row_fill: int = 0) -> bytes:
+def _png(width: int, height: int, depth: int, colour: int, extra: bytes = b"") -> bytes:
+    """A PNG of zero rows; the zlib stream repeats one fully flushed deflate block, so it costs little to build."""
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
-    row = b"\0" + bytes([row_fill]) * ((width * channels * depth + 7) // 8)
-    packer = zlib.compressobj(9)
-    rows_per_chunk = max(1, (1 << 22) // len(row))
-    body, left = [], height
-    while left:
-        count = min(rows_per_chunk, left)
-        body.append(packer.compress(row * count))
-        left -= count
-    body.append(packer.flush())
+    row = b"\0" * (1 + (width * channels * depth + 7) // 8)
+    rows = max(1, min(height, (1 << 22) // len(row)))
+    block = row * rows
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packer.compress(block)
+    packer.flush(zlib.Z_FULL_FLUSH)
+    repeated = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)  # same bytes each time after a full flush
+    count, rest = divmod(height, rows)
+    tail = packer.compress(row * rest) + packer.flush()
+    adler = 1
+    for _ in range(count):
+        adler = zlib.adler32(block, adler)
+    adler = zlib.adler32(row * rest, adler)
+    idat = b"\x78\xda" + repeated * count + tail + struct.pack(">I", adler & 0xFFFFFFFF)
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", b"".join(body)) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 @lru_cache(maxsize=4)
