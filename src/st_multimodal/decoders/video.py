@@ -22,11 +22,15 @@ from ..errors import DecodeError, LimitExceededError, UnsupportedInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .arrays import image_from_array, to_numpy
+from .budget import Deadline, check_item_bytes
 from .audio import container_seconds, decode_audio, format_name, media_errors, open_container
 from .image import check_pixels, normalize_image
 from .sniff import sniff_format
 
 __all__ = ["VideoDecoder", "video_from_frames", "sample_indices", "video_metadata"]
+
+SEEK_AFTER_SECONDS = 2
+"""A sampled frame more than this many seconds (of frames) ahead is reached by seeking, not decoding on."""
 
 
 def _even(total: int, count: int) -> list[int]:
@@ -72,7 +76,7 @@ def _check_seconds(seconds: float | None, limits: DecodeLimits) -> None:
                                  limit=limits.max_video_seconds, actual=round(seconds, 3))
 
 
-def _count_frames(data: bytes, limits: DecodeLimits) -> int:
+def _count_frames(data: bytes, limits: DecodeLimits, deadline: Deadline) -> int:
     """Frame count from demuxed packets (no decoding), for containers that do not record it."""
     with open_container(data) as container:
         stream = container.streams.video[0]
@@ -80,45 +84,108 @@ def _count_frames(data: bytes, limits: DecodeLimits) -> int:
         for packet in container.demux(stream):
             if packet.size:
                 count += 1
+                if count % 256 == 0:
+                    deadline.check("the video's frame count")
                 if packet.pts is not None and packet.time_base is not None:
                     _check_seconds(float(packet.pts * packet.time_base), limits)
         return count
 
 
-def _decode_frames(data: bytes, indices: list[int], size: tuple[int, int], limits: DecodeLimits) -> list[np.ndarray]:
-    wanted, last, frames = set(indices), indices[-1], []
-    with open_container(data) as container:
-        for i, frame in enumerate(container.decode(container.streams.video[0])):
+def _output_size(count: int, height: int, width: int, limits: DecodeLimits) -> tuple[int, int]:
+    """The frame size the sampled frames are delivered at: the source's, or smaller so they fit ``max_item_bytes``.
+
+    One decoded source frame (counted at 3 bytes a pixel) must fit in half the budget; the delivered
+    frames and one conversion buffer share the rest.
+    """
+    source = height * width * 3
+    check_item_bytes(2 * source, limits, f"a {width}x{height} video frame")
+    room = limits.max_item_bytes - source
+    if (count + 1) * source <= room:
+        return height, width
+    scale = math.sqrt(room / ((count + 1) * source))
+    return max(1, int(height * scale)), max(1, int(width * scale))
+
+
+def _seek_gap(fps: float | None) -> int:
+    """Frames ahead beyond which seeking to the next sampled frame beats decoding on to it."""
+    return max(SEEK_AFTER_SECONDS * int(fps or 25), 16)
+
+
+def _take(frame: Any, out: np.ndarray, slot: int) -> None:
+    out[slot] = frame.to_ndarray(format="rgb24", width=out.shape[2], height=out.shape[1])
+
+
+def _decode_frames(container: Any, indices: list[int], fps: float | None, out: np.ndarray,
+                   limits: DecodeLimits, deadline: Deadline) -> int:
+    """Write the sampled frames into ``out``; returns how many were decoded.
+
+    From the start, frames are counted as they decode. When the next sampled frame lies more than
+    ``_seek_gap`` frames ahead and the frame rate is known, the decoder seeks to the keyframe before
+    its timestamp (``index / fps``) and decodes from there to it, so a long video costs about one
+    group of pictures per sampled frame, not every frame up to the last.
+    """
+    stream = container.streams.video[0]
+    frames, position = container.decode(stream), -1
+    for slot, index in enumerate(indices):
+        if fps and stream.time_base and index - position > _seek_gap(fps):
+            return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline)
+        for frame in frames:
+            deadline.check("the video")
+            position += 1
             if frame.time is not None:
                 _check_seconds(frame.time, limits)
-            if i in wanted:
-                frames.append(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
-            if i >= last:
+            if position == index:
+                _take(frame, out, slot)
                 break
-    return frames
+        else:
+            return slot
+    return len(indices)
+
+
+def _seek_frames(container: Any, stream: Any, indices: list[int], fps: float, out: np.ndarray, first_slot: int,
+                 limits: DecodeLimits, deadline: Deadline) -> int:
+    """Each sampled frame by seeking to the keyframe before its timestamp, then decoding up to it."""
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    half = 0.5 / fps
+    done = 0
+    for offset, index in enumerate(indices):
+        target = start + index / fps
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            deadline.check("the video")
+            if frame.time is None or frame.time >= target - half:
+                _check_seconds(frame.time, limits)
+                _take(frame, out, first_slot + offset)
+                done += 1
+                break
+        else:
+            break
+    return done
 
 
 def _decode_video(data: bytes, limits: DecodeLimits) -> dict[str, Any]:
+    deadline = Deadline(limits)
     with open_container(data) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else None
         seconds = container_seconds(container, stream)
         height, width, total = int(stream.height or 0), int(stream.width or 0), int(stream.frames or 0)
-    _check_seconds(seconds, limits)
-    if not height or not width:
-        raise DecodeError("the video stream does not state its frame size")
-    total = total or _count_frames(data, limits)
-    indices = sample_indices(total, fps, limits)
-    if not indices:
-        raise DecodeError("the video stream holds no frames")
-    _check_budget(len(indices), height, width, limits)
-    frames = _decode_frames(data, indices, (height, width), limits)
-    if not frames:
+        _check_seconds(seconds, limits)
+        if not height or not width:
+            raise DecodeError("the video stream does not state its frame size")
+        total = total or _count_frames(data, limits, deadline)
+        indices = sample_indices(total, fps, limits)
+        if not indices:
+            raise DecodeError("the video stream holds no frames")
+        _check_budget(len(indices), height, width, limits)
+        out = np.empty((len(indices), *_output_size(len(indices), height, width, limits), 3), np.uint8)
+        decoded = _decode_frames(container, indices, fps, out, limits, deadline)
+    if not decoded:
         raise DecodeError("no frame of the video could be decoded")
     duration = seconds if seconds is not None else (total / fps if fps else None)
-    meta = video_metadata(indices[: len(frames)], fps, duration, height, width, "pyav")
-    return {"array": np.stack(frames).astype(np.uint8, copy=False), "video_metadata": meta}
+    meta = video_metadata(indices[:decoded], fps, duration, out.shape[1], out.shape[2], "pyav")
+    return {"array": out[:decoded], "video_metadata": meta}
 
 
 def _frame_pixels(frame: Any, limits: DecodeLimits) -> np.ndarray:

@@ -7,6 +7,7 @@ milliseconds and never holds the decoded size. Byte results are cached.
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 import struct
 import zlib
 from functools import lru_cache
@@ -236,7 +237,7 @@ def tiny_frames_video(frames: int, fps: int = 25, side: int = 16) -> bytes:
             is_key = i % fps == 0
             packet = av.Packet(key if is_key else inter)
             packet.stream, packet.pts, packet.dts = stream, i, i
-            packet.time_base = stream.codec_context.time_base if stream.codec_context.time_base else None
+            packet.time_base = Fraction(1, fps)
             packet.is_keyframe = is_key
             container.mux(packet)
     return buf.getvalue()
