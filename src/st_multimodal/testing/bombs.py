@@ -16,6 +16,7 @@ __all__ = [
     "FFCONCAT_RELATIVE", "SDP_RTP", "ffconcat_absolute", "hls_playlist", "flac_silence",
     "png_gray16", "png_palette_transparent", "png_1bit", "png_gray16_trns", "tiff_flat",
     "webp_canvas", "mjpeg_video", "tiny_frames_video", "pdf_nested_forms", "pdf_operators",
+    "pdf_without_pages",
 ]
 
 FFCONCAT_RELATIVE = b"ffconcat version 1.0\n#\x01\nfile secret.wav\n"
@@ -259,6 +260,11 @@ def _pdf(objects: list[bytes]) -> bytes:
 
 def _stream(dictionary: str, content: bytes) -> bytes:
     return f"<< {dictionary} /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream"
+
+
+def pdf_without_pages() -> bytes:
+    """A well-formed PDF whose page tree is empty (PDFium loads it, then counts 0 pages)."""
+    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
 
 
 @lru_cache(maxsize=4)

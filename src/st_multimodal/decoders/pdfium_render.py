@@ -1,0 +1,135 @@
+"""PDFium calls shared by the library and its render worker; run as a script, this file is the worker.
+
+This module imports nothing from st_multimodal, so the worker starts as a bare Python process
+(``python pdfium_render.py FD``: no torch, no transformers) in a fraction of a second.
+
+- ``open_document`` reads PDFium's error code only when PDFium itself failed to load the bytes, so
+  the code never comes from an earlier document (a document that loads with no pages is "no pages",
+  not the last document's "password required").
+- ``render_rgb`` renders one page to RGB bytes at the scale the caller's limits allow.
+- ``serve`` answers render requests on a connection: one request at a time, under an address-space
+  cap set per request; the last document stays open so the pages of one PDF are parsed once.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+__all__ = ["open_document", "render_rgb", "render_scale", "RenderFailed", "serve"]
+
+_ERR_PASSWORD, _ERR_SECURITY = 4, 5  # FPDF_ERR_PASSWORD, FPDF_ERR_SECURITY
+
+
+class RenderFailed(Exception):
+    """A failure to report to the caller: ``kind`` is "encrypted", "unreadable", "no_pages", "range", "page" or "size"."""
+
+    def __init__(self, kind: str, detail: Any = None):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
+def open_document(data: bytes) -> Any:
+    """A ``pypdfium2.PdfDocument`` over ``data`` (the caller keeps ``data`` alive until it is closed)."""
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    raw = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+    if not raw:
+        code = pdfium_c.FPDF_GetLastError()  # set by this failed load
+        raise RenderFailed("encrypted" if code in (_ERR_PASSWORD, _ERR_SECURITY) else "unreadable", code)
+    document = pypdfium2.PdfDocument(raw)
+    if len(document) < 1:
+        document.close()
+        raise RenderFailed("no_pages")
+    return document
+
+
+def render_scale(width: float, height: float, dpi: float, budget: int) -> float:
+    """Pixels per point for a page of ``width`` x ``height`` points: ``dpi / 72``, lowered to fit ``budget`` pixels."""
+    if not (width > 0 and height > 0 and math.isfinite(width) and math.isfinite(height)):
+        raise RenderFailed("size", (width, height))
+    scale = dpi / 72.0
+    pixels = math.ceil(width * scale) * math.ceil(height * scale)
+    if pixels > budget:
+        scale *= math.sqrt(budget / pixels)
+        while scale > 0 and math.ceil(width * scale) * math.ceil(height * scale) > budget:
+            scale *= 0.995  # ceil() rounding: shave until it fits
+    return scale
+
+
+def render_rgb(document: Any, page: int, dpi: float, budget: int, background: tuple[int, int, int]) -> tuple[int, int, bytes]:
+    """Page ``page`` (1-based) as ``(width, height, RGB bytes)``."""
+    import pypdfium2
+
+    count = len(document)
+    if not 1 <= page <= count:
+        raise RenderFailed("range", count)
+    pdf_page = document[page - 1]
+    try:
+        scale = render_scale(*pdf_page.get_size(), dpi, budget)
+        bitmap = pdf_page.render(scale=scale, fill_color=(*background, 255))
+        image = bitmap.to_pil()
+        image = image.convert("RGB") if image.mode != "RGB" else image
+        out = (image.width, image.height, image.tobytes())
+        bitmap.close()
+        return out
+    except pypdfium2.PdfiumError as exc:
+        raise RenderFailed("page", str(exc)) from exc
+    finally:
+        pdf_page.close()
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def serve(fd: int) -> None:
+    """Answer ``(pdf_hash, data | None, page, dpi, pixel_budget, background, memory)`` requests until EOF.
+
+    Replies: ``("ok", width, height, rgb)``, ``("failed", kind, detail)``, ``("memory",)``, or
+    ``("resend",)`` when ``data`` is None and the worker holds another document.
+    """
+    import resource
+    from multiprocessing.connection import Connection
+
+    import pypdfium2  # noqa: F401 - loaded before the cap is measured
+    from PIL import Image  # noqa: F401
+
+    conn = Connection(fd)
+    held: tuple[str | None, Any, bytes | None] = (None, None, None)
+    while True:
+        try:
+            pdf_hash, data, page, dpi, budget, background, memory = conn.recv()
+        except EOFError:
+            return
+        resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory, resource.RLIM_INFINITY))
+        try:
+            if held[0] != pdf_hash:
+                if data is None:
+                    conn.send(("resend",))
+                    continue
+                if held[1] is not None:
+                    held[1].close()
+                held = (None, None, None)
+                held = (pdf_hash, open_document(data), data)
+            reply = ("ok", *render_rgb(held[1], page, dpi, budget, tuple(background)))
+        except RenderFailed as exc:
+            reply = ("failed", exc.kind, exc.detail)
+        except MemoryError:
+            reply = ("memory",)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        conn.send(reply)
+
+
+if __name__ == "__main__":
+    import os
+
+    sys.path[:0] = [p for p in os.environ.get("ST_MULTIMODAL_WORKER_PATH", "").split(os.pathsep) if p]
+    serve(int(sys.argv[1]))
