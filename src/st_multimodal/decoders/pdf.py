@@ -17,17 +17,17 @@ never refused, only made smaller.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
-
-from PIL import Image
 
 from ..errors import (DecodeError, EncryptedDocumentError, LimitExceededError, MissingDependencyError,
                       PageOutOfRangeError)
@@ -41,6 +41,8 @@ __all__ = ["PDF_MAGIC", "PDF_MIME", "is_pdf", "count_pages", "render_page", "ren
 PDF_MIME = "application/pdf"
 RENDER_WORKERS = 2
 """Worker processes rendering pages at once (started on first use, restarted after a breach)."""
+SHARED_BYTES = 64 * 2**20
+"""Size of each worker's shared pixel buffer (pages up to 22 M pixels pass through it; larger ones by the pipe)."""
 _PDFIUM_LOCK = threading.RLock()
 """Held around every PDFium call in this process (opening and counting)."""
 
@@ -102,10 +104,13 @@ class _Worker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, ST_MULTIMODAL_WORKER_PATH=os.pathsep.join(p for p in sys.path if p))
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", pdfium_render.__file__, str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+        with tempfile.TemporaryFile(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as backing:
+            backing.truncate(SHARED_BYTES)
+            self.shared = mmap.mmap(backing.fileno(), SHARED_BYTES)
+            env = dict(os.environ, ST_MULTIMODAL_WORKER_PATH=os.pathsep.join(p for p in sys.path if p))
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", pdfium_render.__file__, str(theirs.fileno()), str(backing.fileno()),
+                 str(SHARED_BYTES)], pass_fds=(theirs.fileno(), backing.fileno()), stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         self.conn = Connection(ours.detach())
         self.holds: str | None = None
@@ -114,6 +119,17 @@ class _Worker:
         self.process.kill()
         self.process.wait()
         self.conn.close()
+        self.shared.close()
+
+    def image(self, reply: tuple) -> Any:
+        """The rendered page of an "ok" or "shared" reply, copied out of the shared buffer."""
+        width, height, stride = reply[1:4]
+        rows = memoryview(self.shared)[:height * stride] if reply[0] == "shared" else reply[4]
+        try:
+            return pdfium_render.bitmap_image(width, height, stride, rows)
+        finally:
+            if isinstance(rows, memoryview):
+                rows.release()
 
     def _reply(self, deadline: Deadline, limits: DecodeLimits) -> tuple:
         if not self.conn.poll(max(deadline.left, 0.0)):
@@ -186,8 +202,8 @@ def render_page(data: bytes, page: int, limits: DecodeLimits = DEFAULT_DECODE_LI
     pdf_hash = hashlib.sha256(data).hexdigest()
     with _POOL.worker(pdf_hash) as worker:
         reply = worker.render(data, pdf_hash, page, limits, Deadline(limits))
-    if reply[0] == "ok":
-        return Image.frombytes("RGB", (reply[1], reply[2]), reply[3])
+        if reply[0] in ("ok", "shared"):
+            return worker.image(reply)
     if reply[0] == "memory":
         raise LimitExceededError("rendering the page needed more memory than one item may use",
                                  limit_name="max_item_bytes", limit=limits.max_item_bytes, actual="more")

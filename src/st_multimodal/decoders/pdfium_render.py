@@ -6,9 +6,10 @@ This module imports nothing from st_multimodal, so the worker starts as a bare P
 - ``open_document`` reads PDFium's error code only when PDFium itself failed to load the bytes, so
   the code never comes from an earlier document (a document that loads with no pages is "no pages",
   not the last document's "password required").
-- ``render_rgb`` renders one page to RGB bytes at the scale the caller's limits allow.
+- ``render_bitmap`` renders one page in RGB byte order at the scale the caller's limits allow.
 - ``serve`` answers render requests on a connection: one request at a time, under an address-space
-  cap set per request; the last document stays open so the pages of one PDF are parsed once.
+  cap set per request; the last document stays open so the pages of one PDF are parsed once, and
+  the pixels travel through a buffer shared with the caller.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import sys
 from typing import Any
 
-__all__ = ["open_document", "render_rgb", "render_scale", "RenderFailed", "serve"]
+__all__ = ["open_document", "render_bitmap", "render_rgb", "bitmap_image", "render_scale", "RenderFailed", "serve"]
 
 _ERR_PASSWORD, _ERR_SECURITY = 4, 5  # FPDF_ERR_PASSWORD, FPDF_ERR_SECURITY
 
@@ -59,8 +60,8 @@ def render_scale(width: float, height: float, dpi: float, budget: int) -> float:
     return scale
 
 
-def render_rgb(document: Any, page: int, dpi: float, budget: int, background: tuple[int, int, int]) -> tuple[int, int, bytes]:
-    """Page ``page`` (1-based) as ``(width, height, RGB bytes)``."""
+def render_bitmap(document: Any, page: int, dpi: float, budget: int, background: tuple[int, int, int]) -> Any:
+    """Page ``page`` (1-based) as a PDFium bitmap in RGB byte order (the caller closes it)."""
     import pypdfium2
 
     count = len(document)
@@ -69,16 +70,37 @@ def render_rgb(document: Any, page: int, dpi: float, budget: int, background: tu
     pdf_page = document[page - 1]
     try:
         scale = render_scale(*pdf_page.get_size(), dpi, budget)
-        bitmap = pdf_page.render(scale=scale, fill_color=(*background, 255))
-        image = bitmap.to_pil()
-        image = image.convert("RGB") if image.mode != "RGB" else image
-        out = (image.width, image.height, image.tobytes())
-        bitmap.close()
-        return out
+        return pdf_page.render(scale=scale, fill_color=(*background, 255), rev_byteorder=True)
     except pypdfium2.PdfiumError as exc:
         raise RenderFailed("page", str(exc)) from exc
     finally:
         pdf_page.close()
+
+
+def bitmap_image(width: int, height: int, stride: int, pixels: Any) -> Any:
+    """A PIL RGB image (its own copy) from rows of ``stride`` bytes."""
+    from PIL import Image
+
+    return Image.frombuffer("RGB", (width, height), pixels, "raw", "RGB", stride, 1).copy()
+
+
+def render_rgb(document: Any, page: int, dpi: float, budget: int, background: tuple[int, int, int]) -> Any:
+    """Page ``page`` (1-based) as a PIL RGB image, rendered in this process."""
+    bitmap = render_bitmap(document, page, dpi, budget, background)
+    try:
+        return bitmap_image(bitmap.width, bitmap.height, bitmap.stride, bitmap.buffer)
+    finally:
+        bitmap.close()
+
+
+def _reply_pixels(bitmap: Any, shared: Any) -> tuple:
+    """The bitmap's rows, through the shared buffer when they fit, else in the reply."""
+    size = bitmap.height * bitmap.stride
+    rows = memoryview(bitmap.buffer).cast("B")
+    if size <= len(shared):
+        shared[:size] = rows
+        return ("shared", bitmap.width, bitmap.height, bitmap.stride)
+    return ("ok", bitmap.width, bitmap.height, bitmap.stride, bytes(rows))
 
 
 def _vm_size() -> int:
@@ -89,19 +111,21 @@ def _vm_size() -> int:
     return 0
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, shared_fd: int, shared_size: int) -> None:
     """Answer ``(pdf_hash, data | None, page, dpi, pixel_budget, background, memory)`` requests until EOF.
 
-    Replies: ``("ok", width, height, rgb)``, ``("failed", kind, detail)``, ``("memory",)``, or
+    Replies: ``("shared", width, height, stride)`` (the rows are in the shared buffer),
+    ``("ok", width, height, stride, rows)``, ``("failed", kind, detail)``, ``("memory",)``, or
     ``("resend",)`` when ``data`` is None and the worker holds another document.
     """
+    import mmap
     import resource
     from multiprocessing.connection import Connection
 
     import pypdfium2  # noqa: F401 - loaded before the cap is measured
-    from PIL import Image  # noqa: F401
 
     conn = Connection(fd)
+    shared = mmap.mmap(shared_fd, shared_size)
     held: tuple[str | None, Any, bytes | None] = (None, None, None)
     while True:
         try:
@@ -118,7 +142,11 @@ def serve(fd: int) -> None:
                     held[1].close()
                 held = (None, None, None)
                 held = (pdf_hash, open_document(data), data)
-            reply = ("ok", *render_rgb(held[1], page, dpi, budget, tuple(background)))
+            bitmap = render_bitmap(held[1], page, dpi, budget, tuple(background))
+            try:
+                reply = _reply_pixels(bitmap, shared)
+            finally:
+                bitmap.close()
         except RenderFailed as exc:
             reply = ("failed", exc.kind, exc.detail)
         except MemoryError:
@@ -132,4 +160,4 @@ if __name__ == "__main__":
     import os
 
     sys.path[:0] = [p for p in os.environ.get("ST_MULTIMODAL_WORKER_PATH", "").split(os.pathsep) if p]
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
