@@ -85,3 +85,24 @@ class TestNoStaleErrors:
         with pytest.raises(DecodeError) as info:
             pdf.render_page(NO_PAGES, 1)
         assert not isinstance(info.value, EncryptedDocumentError)
+
+
+class TestOrdinaryPages:
+    def test_worker_pixels_equal_rendering_here(self):
+        from st_multimodal.decoders import pdfium_render
+        from st_multimodal.testing import media
+
+        data = pdf_bytes([("triangle", "blue"), media.image(2, 600, 400)], page_size=(601, 843))
+        document = pdfium_render.open_document(data)
+        try:
+            for page in (1, 2):
+                here = pdfium_render.render_rgb(document, page, 150, 2048 * 2048, (255, 255, 255))
+                assert here.tobytes() == pdf.render_page(data, page).tobytes()
+        finally:
+            document.close()
+
+    def test_budget_fields_are_validated(self):
+        with pytest.raises(ValueError):
+            DecodeLimits(max_item_bytes=0)
+        with pytest.raises(ValueError):
+            DecodeLimits(max_decode_seconds=0)
