@@ -88,15 +88,18 @@ class TestNoStaleErrors:
 
 
 class TestOrdinaryPages:
-    def test_worker_pixels_equal_rendering_here(self):
-        from st_multimodal.decoders import pdfium_render
+    def test_worker_pixels_equal_pypdfium2s_own_rendering_here(self):
+        import pypdfium2
+
         from st_multimodal.testing import media
 
         data = pdf_bytes([("triangle", "blue"), media.image(2, 600, 400)], page_size=(601, 843))
-        document = pdfium_render.open_document(data)
+        document = pypdfium2.PdfDocument(data)
         try:
             for page in (1, 2):
-                here = pdfium_render.render_rgb(document, page, 150, 2048 * 2048, (255, 255, 255))
+                pdf_page = document[page - 1]
+                scale = pdf.render_scale(*pdf_page.get_size())
+                here = pdf_page.render(scale=scale, fill_color=(255, 255, 255, 255)).to_pil().convert("RGB")
                 assert here.tobytes() == pdf.render_page(data, page).tobytes()
         finally:
             document.close()
