@@ -5,7 +5,7 @@ FFmpeg picks a demuxer by probing unless told otherwise, and some demuxers open 
 bind sockets, ``image2`` reads file patterns. So every open here
 
 - names the demuxer of the format we sniffed (``format=``), and only probes when the bytes came to
-  the decoder by MIME type or extension;
+  the decoder by MIME type or extension, or when that demuxer refused them;
 - allows only the demuxers of :data:`DEMUXERS` (FFmpeg's ``format_whitelist``), probed or not;
 - allows no protocol (``protocol_whitelist``): the one input is the in-memory file object PyAV reads;
 - refuses every nested open (PyAV's ``io_open`` hook raises), whatever a demuxer asks for.
@@ -44,8 +44,11 @@ def open_closed(data: bytes) -> Any:
     except ImportError as exc:
         raise MissingDependencyError("decoding audio and video needs PyAV", package="av") from exc
     options = {"format_whitelist": ",".join(DEMUXERS), "protocol_whitelist": "none"}
-    try:
-        return av.open(io.BytesIO(data), mode="r", format=demuxer_for(data), container_options=options,
-                       io_open=_refuse_nested_open, metadata_errors="ignore")
-    except Exception as exc:
-        raise DecodeError(f"not a readable audio/video container ({type(exc).__name__})") from exc
+    sniffed = demuxer_for(data)
+    for demuxer in (sniffed, None) if sniffed else (None,):
+        try:
+            return av.open(io.BytesIO(data), mode="r", format=demuxer, container_options=options,
+                           io_open=_refuse_nested_open, metadata_errors="ignore")
+        except Exception as exc:  # the sniffed demuxer refused it: probe within DEMUXERS once
+            error = exc
+    raise DecodeError(f"not a readable audio/video container ({type(error).__name__})") from error

@@ -138,9 +138,15 @@ class _Worker:
         try:
             return self.conn.recv()
         except (EOFError, OSError):
-            raise LimitExceededError("rendering the page needed more memory than one item may use "
-                                     "(the renderer stopped)", limit_name="max_item_bytes",
-                                     limit=limits.max_item_bytes, actual="more") from None
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = -9
+        if code > 0:  # exited on its own: it could not start (or a bug), not a breach
+            raise DecodeError(f"the PDF render worker stopped (exit status {code})")
+        raise LimitExceededError("rendering the page needed more memory than one item may use "
+                                 "(the renderer stopped under its cap)", limit_name="max_item_bytes",
+                                 limit=limits.max_item_bytes, actual="more")
 
     def render(self, data: bytes, pdf_hash: str, page: int, limits: DecodeLimits, deadline: Deadline) -> tuple:
         request = [pdf_hash, None if self.holds == pdf_hash else data, page, limits.pdf_dpi,

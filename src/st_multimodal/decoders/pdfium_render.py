@@ -126,13 +126,15 @@ def serve(fd: int, shared_fd: int, shared_size: int) -> None:
 
     conn = Connection(fd)
     shared = mmap.mmap(shared_fd, shared_size)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)  # a cap inherited from the caller stays in force
     held: tuple[str | None, Any, bytes | None] = (None, None, None)
     while True:
         try:
             pdf_hash, data, page, dpi, budget, background, memory = conn.recv()
         except EOFError:
             return
-        resource.setrlimit(resource.RLIMIT_AS, (_vm_size() + memory, resource.RLIM_INFINITY))
+        cap = _vm_size() + memory
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
         try:
             if held[0] != pdf_hash:
                 if data is None:
@@ -152,7 +154,7 @@ def serve(fd: int, shared_fd: int, shared_size: int) -> None:
         except MemoryError:
             reply = ("memory",)
         finally:
-            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         conn.send(reply)
 
 

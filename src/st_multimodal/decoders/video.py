@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DecodeError, LimitExceededError, UnsupportedInputError
+from ..errors import DecodeError, LimitExceededError, MultimodalInputError, UnsupportedInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
 from .arrays import image_from_array, to_numpy
@@ -116,7 +116,7 @@ def _take(frame: Any, out: np.ndarray, slot: int) -> None:
 
 
 def _decode_frames(container: Any, indices: list[int], fps: float | None, out: np.ndarray,
-                   limits: DecodeLimits, deadline: Deadline) -> int:
+                   limits: DecodeLimits, deadline: Deadline, seek: bool = True) -> int:
     """Write the sampled frames into ``out``; returns how many were decoded.
 
     From the start, frames are counted as they decode. When the next sampled frame lies more than
@@ -127,7 +127,7 @@ def _decode_frames(container: Any, indices: list[int], fps: float | None, out: n
     stream = container.streams.video[0]
     frames, position = container.decode(stream), -1
     for slot, index in enumerate(indices):
-        if fps and stream.time_base and index - position > _seek_gap(fps):
+        if seek and fps and stream.time_base and index - position > _seek_gap(fps):
             return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline)
         for frame in frames:
             deadline.check("the video")
@@ -150,21 +150,35 @@ def _seek_frames(container: Any, stream: Any, indices: list[int], fps: float, ou
     done = 0
     for offset, index in enumerate(indices):
         target = start + index / fps
-        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
-        for frame in container.decode(stream):
-            deadline.check("the video")
-            if frame.time is None or frame.time >= target - half:
-                _check_seconds(frame.time, limits)
-                _take(frame, out, first_slot + offset)
-                done += 1
-                break
-        else:
+        frame = _frame_at(container, stream, target, start, half, deadline)
+        if frame is None:
             break
+        _check_seconds(frame.time, limits)
+        _take(frame, out, first_slot + offset)
+        done += 1
     return done
 
 
-def _decode_video(data: bytes, limits: DecodeLimits) -> dict[str, Any]:
-    deadline = Deadline(limits)
+def _frame_at(container: Any, stream: Any, target: float, start: float, half: float, deadline: Deadline) -> Any:
+    """The first frame at or after ``target`` seconds, seeking further back while a seek lands past it."""
+    back = 0.0
+    while True:
+        container.seek(int(max(target - back, start) / stream.time_base), stream=stream, backward=True,
+                       any_frame=False)
+        first = True
+        for frame in container.decode(stream):
+            deadline.check("the video")
+            if first and frame.time is not None and frame.time > target + half and target - back > start:
+                break  # landed past the target (no exact index): back off and seek again
+            first = False
+            if frame.time is None or frame.time >= target - half:
+                return frame
+        else:
+            return None
+        back = max(2 * back, float(SEEK_AFTER_SECONDS))
+
+
+def _decode_video(data: bytes, limits: DecodeLimits, deadline: Deadline) -> dict[str, Any]:
     with open_container(data) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -180,7 +194,15 @@ def _decode_video(data: bytes, limits: DecodeLimits) -> dict[str, Any]:
             raise DecodeError("the video stream holds no frames")
         _check_budget(len(indices), height, width, limits)
         out = np.empty((len(indices), *_output_size(len(indices), height, width, limits), 3), np.uint8)
-        decoded = _decode_frames(container, indices, fps, out, limits, deadline)
+        try:
+            decoded = _decode_frames(container, indices, fps, out, limits, deadline)
+        except MultimodalInputError:
+            raise
+        except Exception:  # a container that cannot seek: decode on from the start instead
+            decoded = None
+    if decoded is None:
+        with open_container(data) as container:
+            decoded = _decode_frames(container, indices, fps, out, limits, deadline, seek=False)
     if not decoded:
         raise DecodeError("no frame of the video could be decoded")
     duration = seconds if seconds is not None else (total / fps if fps else None)
@@ -235,13 +257,14 @@ class VideoDecoder:
 
                 return AudioDecoder().decode(fetched, ctx)
             raise DecodeError(f"the {fmt} file holds no video stream")
+        deadline = Deadline(ctx.limits)
         with media_errors(f"{fmt} video"):
-            video = _decode_video(fetched.data, ctx.limits)
-            audio = self._audio(fetched.data, ctx) if ctx.limits.video_audio and has_audio else None
+            video = _decode_video(fetched.data, ctx.limits, deadline)
+            audio = self._audio(fetched.data, ctx, deadline) if ctx.limits.video_audio and has_audio else None
         size = tuple(video["array"].shape[:3])
         return ({"video": video, "audio": audio} if audio else video), size, fmt
 
     @staticmethod
-    def _audio(data: bytes, ctx: ResolveContext) -> dict[str, Any]:
+    def _audio(data: bytes, ctx: ResolveContext, deadline: Deadline) -> dict[str, Any]:
         with open_container(data) as container:
-            return decode_audio(container, ctx)
+            return decode_audio(container, ctx, deadline)
