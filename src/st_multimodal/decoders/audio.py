@@ -1,8 +1,12 @@
 """Audio with PyAV (bundled FFmpeg): any container/codec it reads, to a mono float32 AudioDict.
 
 The duration limit is checked from the container's metadata before decoding when it is known, and
-enforced again while decoding. Samples are scaled by their dtype, downmixed, resampled and cropped
-by the same functions as in-memory arrays (:mod:`.arrays`), so a WAV file and its samples agree.
+enforced again while decoding. Decoding is streamed: each frame is scaled by its dtype, downmixed and
+fed to one resampler as it comes, so only the model-rate signal is kept (within ``max_item_bytes``)
+and never the whole source-rate decode; with a crop from the start, decoding stops at the model's
+window. The scaling, libswresample and the crop are those of in-memory arrays (:mod:`.arrays`), and a
+resampler fed in chunks gives the samples of one fed at once, so a WAV file and its samples agree.
+The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
 """
 
 from __future__ import annotations
