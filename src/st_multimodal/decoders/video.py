@@ -8,6 +8,11 @@ source), ``duration`` the source's duration. That way a processor that samples f
 the array and its metadata (``do_sample_frames=True``) indexes within the array and gets the same
 timestamps. With ``limits.video_audio`` and an audio track, the value is the multimodal dict
 ``{"video": VideoDict, "audio": AudioDict}``.
+
+Frames are counted from the container's metadata, else from demuxed packets (never by decoding);
+sampled frames far apart are reached by seeking to the keyframe before them. The sampled frames are
+written into one array sized within ``limits.max_item_bytes`` (smaller frames when the source's
+would not fit), and ``limits.max_decode_seconds`` is checked at every decoded frame.
 """
 
 from __future__ import annotations
