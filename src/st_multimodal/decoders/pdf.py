@@ -202,10 +202,28 @@ class _Pool:
 _POOL = _Pool()
 
 
+_RECENT: list[tuple[bytes, str]] = []
+"""The last documents hashed, with their hashes (held, so identity cannot be reused by another object)."""
+_RECENT_LOCK = threading.Lock()
+
+
+def _hash(data: bytes) -> str:
+    """sha256 of ``data``, remembered for the last few documents (every page of one PDF passes the same bytes)."""
+    with _RECENT_LOCK:
+        for held, digest in _RECENT:
+            if held is data:
+                return digest
+    digest = hashlib.sha256(data).hexdigest()
+    with _RECENT_LOCK:
+        _RECENT.insert(0, (data, digest))
+        del _RECENT[RENDER_WORKERS:]
+    return digest
+
+
 def render_page(data: bytes, page: int, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> Any:
     """Render page ``page`` (1-based) as an RGB ``PIL.Image``, on ``limits.image_background``, in a worker."""
     _check_magic(data)
-    pdf_hash = hashlib.sha256(data).hexdigest()
+    pdf_hash = _hash(data)
     with _POOL.worker(pdf_hash) as worker:
         reply = worker.render(data, pdf_hash, page, limits, Deadline(limits))
         if reply[0] in ("ok", "shared"):

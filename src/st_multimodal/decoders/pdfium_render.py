@@ -78,10 +78,10 @@ def render_bitmap(document: Any, page: int, dpi: float, budget: int, background:
 
 
 def bitmap_image(width: int, height: int, stride: int, pixels: Any) -> Any:
-    """A PIL RGB image (its own copy) from rows of ``stride`` bytes."""
+    """A PIL RGB image (its own copy: Pillow unpacks RGB rows into its own storage) from rows of ``stride`` bytes."""
     from PIL import Image
 
-    return Image.frombuffer("RGB", (width, height), pixels, "raw", "RGB", stride, 1).copy()
+    return Image.frombuffer("RGB", (width, height), pixels, "raw", "RGB", stride, 1)
 
 
 def render_rgb(document: Any, page: int, dpi: float, budget: int, background: tuple[int, int, int]) -> Any:
