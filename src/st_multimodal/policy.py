@@ -125,6 +125,11 @@ class DecodeLimits(_Replaceable):
     """Longest side / shortest side of an image, video frame or rendered page (Qwen-VL's resize refuses more than 200)."""
     min_side: int = 1
     """Shortest side in pixels of an image, video frame or rendered page (video frames need 5 whatever this says)."""
+    max_item_bytes: int = 256 * MiB
+    """Memory budget of one item's decoding: decoded pixels or samples, every intermediate and the result
+    together, checked before each allocation (images past it are refused, video frames and PDF pages made smaller)."""
+    max_decode_seconds: float = 30.0
+    """Deadline for decoding one item (fetching not included), checked inside the decode loops."""
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
@@ -139,6 +144,8 @@ class DecodeLimits(_Replaceable):
             raise ValueError("DecodeLimits.max_text_chars and max_depth must be >= 1")
         if not self.max_aspect_ratio >= 1 or self.min_side < 1:
             raise ValueError("DecodeLimits.max_aspect_ratio must be >= 1 and min_side >= 1")
+        if self.max_item_bytes < 1 or not self.max_decode_seconds > 0:
+            raise ValueError("DecodeLimits.max_item_bytes must be >= 1 and max_decode_seconds > 0")
         object.__setattr__(self, "image_background", tuple(int(c) for c in self.image_background))
 
 

@@ -22,7 +22,7 @@ from ..types import ResolveContext
 from .image import check_pixels, float_to_uint8, normalize_image, uint16_to_uint8
 
 __all__ = ["image_from_array", "infer_image_layout", "audio_from_array", "to_numpy", "finish_audio",
-           "scale_audio", "downmix"]
+           "scale_audio", "downmix", "crop_audio"]
 
 ImageLayout = Literal["HWC", "CHW", "HW"]
 _CHANNELS = (1, 3, 4)
@@ -166,7 +166,7 @@ def resample(mono: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
 
 
-def _crop(mono: np.ndarray, rate: int, seconds: float | None, how: str) -> np.ndarray:
+def crop_audio(mono: np.ndarray, rate: int, seconds: float | None, how: str) -> np.ndarray:
     if seconds is None:
         return mono
     keep = max(1, int(round(seconds * rate)))
@@ -197,7 +197,7 @@ def finish_audio(mono: np.ndarray, rate: int, ctx: ResolveContext) -> dict[str, 
     out = resample(mono.astype(np.float32, copy=False), rate, target)
     if out.size == 0:
         raise DecodeError(f"audio of {mono.size} samples at {rate} Hz is empty once resampled to {target} Hz")
-    out = _crop(out, target, ctx.audio_max_seconds, ctx.limits.audio_crop)
+    out = crop_audio(out, target, ctx.audio_max_seconds, ctx.limits.audio_crop)
     return {"array": np.ascontiguousarray(out, dtype=np.float32), "sampling_rate": target}
 
 

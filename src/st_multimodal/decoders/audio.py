@@ -1,13 +1,16 @@
 """Audio with PyAV (bundled FFmpeg): any container/codec it reads, to a mono float32 AudioDict.
 
 The duration limit is checked from the container's metadata before decoding when it is known, and
-enforced again while decoding. Samples are scaled by their dtype, downmixed, resampled and cropped
-by the same functions as in-memory arrays (:mod:`.arrays`), so a WAV file and its samples agree.
+enforced again while decoding. Decoding is streamed: each frame is scaled by its dtype, downmixed and
+fed to one resampler as it comes, so only the model-rate signal is kept (within ``max_item_bytes``)
+and never the whole source-rate decode; with a crop from the start, decoding stops at the model's
+window. The scaling, libswresample and the crop are those of in-memory arrays (:mod:`.arrays`), and a
+resampler fed in chunks gives the samples of one fed at once, so a WAV file and its samples agree.
+The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,10 +20,12 @@ import numpy as np
 from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
 from ..policy import DecodeLimits
 from ..types import FetchedBytes, ResolveContext
-from .arrays import check_audio_seconds, finish_audio, scale_audio
+from .arrays import MAX_SAMPLING_RATE, check_audio_seconds, crop_audio, scale_audio
+from .budget import Deadline, check_item_bytes
+from .ffmpeg import open_closed
 from .sniff import sniff_format
 
-__all__ = ["AudioDecoder", "open_container", "decode_audio_track", "container_seconds", "format_name",
+__all__ = ["AudioDecoder", "open_container", "decode_audio", "container_seconds", "format_name",
            "media_errors"]
 
 
@@ -46,12 +51,8 @@ def _av():
 
 
 def open_container(data: bytes):
-    """Open bytes with PyAV; unreadable data becomes a DecodeError."""
-    av = _av()
-    try:
-        return av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
-    except Exception as exc:
-        raise DecodeError(f"not a readable audio/video container: {type(exc).__name__}: {exc}") from exc
+    """Open bytes with PyAV, closed to everything but these bytes (:mod:`.ffmpeg`); unreadable data is a DecodeError."""
+    return open_closed(data)
 
 
 def format_name(container, data: bytes) -> str:
@@ -78,24 +79,92 @@ def _frame_mono(frame) -> np.ndarray:
     return samples[0] if channels == 1 else samples.mean(axis=0, dtype=np.float32)
 
 
-def decode_audio_track(container, limits: DecodeLimits) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream to (mono float32, rate), enforcing ``max_audio_seconds`` as it goes."""
+class _ResampledSink:
+    """Mono chunks at the source rate in, kept at the target rate: resampled as they come, within the item budget."""
+
+    def __init__(self, rate: int, target: int, keep: int | None, limits: DecodeLimits) -> None:
+        self.rate, self.target, self.keep, self.limits = rate, target, keep, limits
+        self.chunks: list[np.ndarray] = []
+        self.kept = 0
+        self.resampler = None
+        if rate != target:
+            self.resampler = _av().AudioResampler(format="flt", layout="mono", rate=int(target))
+
+    @property
+    def full(self) -> bool:
+        """True once the kept samples cover the window (with a crop from the start)."""
+        return self.keep is not None and self.kept >= self.keep
+
+    def add(self, mono: np.ndarray | None) -> None:
+        """Resample and keep one chunk (None flushes the resampler)."""
+        if self.resampler is None:
+            out = [] if mono is None else [mono]
+        else:
+            frame = None
+            if mono is not None:
+                frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+                frame.sample_rate = self.rate
+            try:
+                out = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
+            except _av().FFmpegError as exc:
+                raise DecodeError(f"cannot resample audio from {self.rate} Hz to {self.target} Hz: {exc}") from exc
+        for chunk in out:
+            self.chunks.append(chunk.astype(np.float32, copy=False))
+            self.kept += chunk.size
+        check_item_bytes(2 * 4 * self.kept, self.limits, f"audio resampled to {self.target} Hz")
+
+    def result(self) -> np.ndarray:
+        if self.resampler is not None and not self.full:
+            self.add(None)
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+
+
+def _window(ctx: ResolveContext, target: int) -> int | None:
+    """How many target-rate samples suffice when the crop keeps the start (None: all are needed)."""
+    if ctx.audio_max_seconds is None or ctx.limits.audio_crop != "start":
+        return None
+    return max(1, int(round(ctx.audio_max_seconds * target)))
+
+
+def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = None) -> dict[str, Any]:
+    """The first audio stream as an AudioDict at ``ctx.audio_sampling_rate``, decoded streamed.
+
+    Each frame is downmixed and resampled as it comes, so the source-rate decode is never held whole;
+    decoding stops at ``max_audio_seconds``, the item's budgets, or (crop from the start) the model's window.
+    """
+    limits = ctx.limits
+    deadline = deadline or Deadline(limits)
     stream = container.streams.audio[0]
     seconds = container_seconds(container, stream)
     if seconds is not None and seconds > limits.max_audio_seconds:
         raise LimitExceededError("audio is too long", limit_name="max_audio_seconds",
                                  limit=limits.max_audio_seconds, actual=round(seconds, 3))
-    chunks, total, rate = [], 0, None
+    sink, total = None, 0
     for frame in container.decode(stream):
-        rate = rate or frame.sample_rate
-        if not frame.sample_rate or frame.sample_rate != rate:
-            raise DecodeError(f"audio sample rate changes mid-stream ({rate} -> {frame.sample_rate})")
-        chunks.append(_frame_mono(frame))
-        total += chunks[-1].size
-        check_audio_seconds(total, rate, limits)
-    if not chunks or total == 0:
+        deadline.check("audio")
+        if sink is None:
+            rate = frame.sample_rate
+            if not rate or not 0 < rate <= MAX_SAMPLING_RATE:
+                raise DecodeError(f"implausible audio sampling rate {rate} Hz (at most {MAX_SAMPLING_RATE} Hz is accepted)")
+            target = int(ctx.audio_sampling_rate or rate)
+            sink = _ResampledSink(rate, target, _window(ctx, target), limits)
+        elif frame.sample_rate != sink.rate:
+            raise DecodeError(f"audio sample rate changes mid-stream ({sink.rate} -> {frame.sample_rate})")
+        mono = _frame_mono(frame)
+        if not np.isfinite(mono).all():
+            raise DecodeError("audio contains NaN or infinite samples")
+        total += mono.size
+        check_audio_seconds(total, sink.rate, limits)
+        sink.add(mono)
+        if sink.full:
+            break
+    if sink is None or total == 0:
         raise DecodeError("the audio stream holds no samples")
-    return np.concatenate(chunks), int(rate)
+    out = sink.result()
+    if out.size == 0:
+        raise DecodeError(f"audio of {total} samples at {sink.rate} Hz is empty once resampled to {sink.target} Hz")
+    out = crop_audio(out, sink.target, ctx.audio_max_seconds, limits.audio_crop)
+    return {"array": np.ascontiguousarray(out, dtype=np.float32), "sampling_rate": sink.target}
 
 
 class AudioDecoder:
@@ -119,7 +188,5 @@ class AudioDecoder:
                     return VideoDecoder().decode(fetched, ctx)
                 raise DecodeError(f"the {fmt} file holds no audio stream")
             with media_errors(f"{fmt} audio"):
-                mono, rate = decode_audio_track(container, ctx.limits)
-        with media_errors(f"{fmt} audio"):
-            audio = finish_audio(mono, rate, ctx)
+                audio = decode_audio(container, ctx)
         return audio, (int(audio["array"].size),), fmt

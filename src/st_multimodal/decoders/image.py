@@ -15,12 +15,13 @@ import io
 import re
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
+from .budget import Deadline
+from .image_modes import check_image_budget, float_to_uint8, to_rgb, uint16_to_uint8
 from .jpeg_tensor import decode_jpeg_tensor
 from .pillow_formats import UnreadableImage, open_as, open_by_content
 from .sniff import common_image_format, extension_of
@@ -30,8 +31,6 @@ __all__ = ["ImageDecoder", "normalize_image", "open_image", "check_pixels", "che
 
 DEFAULT_DRAFT_SIZE = (512, 512)
 """Target size for draft-mode JPEG decoding when ``ctx.extras["image_target_size"]`` is not set."""
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 VIDEO_MIN_SIDE = 5
@@ -62,28 +61,6 @@ def check_shape(size: tuple[float, float], limits: DecodeLimits, what: str = "im
     if ratio > limits.max_aspect_ratio:
         raise LimitExceededError(f"{what} of {size[0]}x{size[1]} pixels is too elongated",
                                  limit_name="max_aspect_ratio", limit=limits.max_aspect_ratio, actual=round(ratio, 1))
-
-
-def uint16_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Scale 0..65535 to 0..255 with rounding (``round(v / 257)``); values outside are clipped first."""
-    wide = np.clip(values.astype(np.int64), 0, 65535)
-    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def float_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Floats in [0, 1] to 0..255; anything else is refused rather than guessed."""
-    values = values.astype(np.float32, copy=False)
-    if not np.isfinite(values).all():
-        raise DecodeError("image data contains NaN or infinite values")
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-    if low < -1e-6 or high > 1 + 1e-6:
-        if low >= 0 and high <= 255:
-            raise DecodeError(
-                f"float image values lie in [{low:g}, {high:g}], which looks like a 0..255 range; "
-                "float images must lie in [0, 1]: pass arr.astype(numpy.uint8) for 0..255 data"
-            )
-        raise DecodeError(f"float image values must lie in [0, 1], got [{low:g}, {high:g}]")
-    return np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 _QUOTED = re.compile(r"""b?'[^']*'|b?"[^"]*"|<[^>]*>""")
@@ -197,18 +174,6 @@ def _upright(frame: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(frame) or frame
 
 
-def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    if img.mode in _SIXTEEN_BIT:
-        img = Image.fromarray(uint16_to_uint8(np.asarray(img)), mode="L")
-    elif img.mode == "F":
-        img = Image.fromarray(float_to_uint8(np.asarray(img)), mode="L")
-    if img.mode in _ALPHA_MODES or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        base = Image.new("RGBA", rgba.size, (*background, 255))
-        return Image.alpha_composite(base, rgba).convert("RGB")
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
 def normalize_image(
     img: Image.Image, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, *, draft_size: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -219,9 +184,11 @@ def normalize_image(
     check_pixels(img.size, limits)
     if draft_size is not None:
         apply_jpeg_draft(img, draft_size)
+    deadline = Deadline(limits)
     try:
+        check_image_budget(img, limits)
         frame = _upright(_load_frame(img, limits))
-        return _to_rgb(frame, limits.image_background)
+        return to_rgb(frame, limits, deadline)
     except MultimodalInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

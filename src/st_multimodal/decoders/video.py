@@ -8,6 +8,11 @@ source), ``duration`` the source's duration. That way a processor that samples f
 the array and its metadata (``do_sample_frames=True``) indexes within the array and gets the same
 timestamps. With ``limits.video_audio`` and an audio track, the value is the multimodal dict
 ``{"video": VideoDict, "audio": AudioDict}``.
+
+Frames are counted from the container's metadata, else from demuxed packets (never by decoding);
+sampled frames far apart are reached by seeking to the keyframe before them. The sampled frames are
+written into one array sized within ``limits.max_item_bytes`` (smaller frames when the source's
+would not fit), and ``limits.max_decode_seconds`` is checked at every decoded frame.
 """
 
 from __future__ import annotations
@@ -18,15 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DecodeError, LimitExceededError, UnsupportedInputError
+from ..errors import DecodeError, LimitExceededError, MultimodalInputError, UnsupportedInputError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
 from ..types import FetchedBytes, ResolveContext
-from .arrays import finish_audio, image_from_array, to_numpy
-from .audio import container_seconds, decode_audio_track, format_name, media_errors, open_container
+from .arrays import image_from_array, to_numpy
+from .budget import Deadline, check_item_bytes
+from .audio import container_seconds, decode_audio, format_name, media_errors, open_container
 from .image import VIDEO_MIN_SIDE, check_pixels, normalize_image
 from .sniff import sniff_format
 
 __all__ = ["VideoDecoder", "video_from_frames", "sample_indices", "video_metadata"]
+
+SEEK_AFTER_SECONDS = 2
+"""A sampled frame more than this many seconds (of frames) ahead is reached by seeking, not decoding on."""
 
 
 def _even(total: int, count: int) -> list[int]:
@@ -72,7 +81,7 @@ def _check_seconds(seconds: float | None, limits: DecodeLimits) -> None:
                                  limit=limits.max_video_seconds, actual=round(seconds, 3))
 
 
-def _count_frames(data: bytes, limits: DecodeLimits) -> int:
+def _count_frames(data: bytes, limits: DecodeLimits, deadline: Deadline) -> int:
     """Frame count from demuxed packets (no decoding), for containers that do not record it."""
     with open_container(data) as container:
         stream = container.streams.video[0]
@@ -80,45 +89,130 @@ def _count_frames(data: bytes, limits: DecodeLimits) -> int:
         for packet in container.demux(stream):
             if packet.size:
                 count += 1
+                if count % 256 == 0:
+                    deadline.check("the video's frame count")
                 if packet.pts is not None and packet.time_base is not None:
                     _check_seconds(float(packet.pts * packet.time_base), limits)
         return count
 
 
-def _decode_frames(data: bytes, indices: list[int], size: tuple[int, int], limits: DecodeLimits) -> list[np.ndarray]:
-    wanted, last, frames = set(indices), indices[-1], []
-    with open_container(data) as container:
-        for i, frame in enumerate(container.decode(container.streams.video[0])):
+def _output_size(count: int, height: int, width: int, limits: DecodeLimits) -> tuple[int, int]:
+    """The frame size the sampled frames are delivered at: the source's, or smaller so they fit ``max_item_bytes``.
+
+    One decoded source frame (counted at 3 bytes a pixel) must fit in half the budget; the delivered
+    frames and one conversion buffer share the rest.
+    """
+    source = height * width * 3
+    check_item_bytes(2 * source, limits, f"a {width}x{height} video frame")
+    room = limits.max_item_bytes - source
+    if (count + 1) * source <= room:
+        return height, width
+    scale = math.sqrt(room / ((count + 1) * source))
+    return max(1, int(height * scale)), max(1, int(width * scale))
+
+
+def _seek_gap(fps: float | None) -> int:
+    """Frames ahead beyond which seeking to the next sampled frame beats decoding on to it."""
+    return max(SEEK_AFTER_SECONDS * int(fps or 25), 16)
+
+
+def _take(frame: Any, out: np.ndarray, slot: int) -> None:
+    out[slot] = frame.to_ndarray(format="rgb24", width=out.shape[2], height=out.shape[1])
+
+
+def _decode_frames(container: Any, indices: list[int], fps: float | None, out: np.ndarray,
+                   limits: DecodeLimits, deadline: Deadline, seek: bool = True) -> int:
+    """Write the sampled frames into ``out``; returns how many were decoded.
+
+    From the start, frames are counted as they decode. When the next sampled frame lies more than
+    ``_seek_gap`` frames ahead and the frame rate is known, the decoder seeks to the keyframe before
+    its timestamp (``index / fps``) and decodes from there to it, so a long video costs about one
+    group of pictures per sampled frame, not every frame up to the last.
+    """
+    stream = container.streams.video[0]
+    frames, position = container.decode(stream), -1
+    for slot, index in enumerate(indices):
+        if seek and fps and stream.time_base and index - position > _seek_gap(fps):
+            return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline)
+        for frame in frames:
+            deadline.check("the video")
+            position += 1
             if frame.time is not None:
                 _check_seconds(frame.time, limits)
-            if i in wanted:
-                frames.append(frame.to_ndarray(format="rgb24", width=size[1], height=size[0]))
-            if i >= last:
+            if position == index:
+                _take(frame, out, slot)
                 break
-    return frames
+        else:
+            return slot
+    return len(indices)
 
 
-def _decode_video(data: bytes, limits: DecodeLimits) -> dict[str, Any]:
+def _seek_frames(container: Any, stream: Any, indices: list[int], fps: float, out: np.ndarray, first_slot: int,
+                 limits: DecodeLimits, deadline: Deadline) -> int:
+    """Each sampled frame by seeking to the keyframe before its timestamp, then decoding up to it."""
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    half = 0.5 / fps
+    done = 0
+    for offset, index in enumerate(indices):
+        target = start + index / fps
+        frame = _frame_at(container, stream, target, start, half, deadline)
+        if frame is None:
+            break
+        _check_seconds(frame.time, limits)
+        _take(frame, out, first_slot + offset)
+        done += 1
+    return done
+
+
+def _frame_at(container: Any, stream: Any, target: float, start: float, half: float, deadline: Deadline) -> Any:
+    """The first frame at or after ``target`` seconds, seeking further back while a seek lands past it."""
+    back = 0.0
+    while True:
+        container.seek(int(max(target - back, start) / stream.time_base), stream=stream, backward=True,
+                       any_frame=False)
+        first = True
+        for frame in container.decode(stream):
+            deadline.check("the video")
+            if first and frame.time is not None and frame.time > target + half and target - back > start:
+                break  # landed past the target (no exact index): back off and seek again
+            first = False
+            if frame.time is None or frame.time >= target - half:
+                return frame
+        else:
+            return None
+        back = max(2 * back, float(SEEK_AFTER_SECONDS))
+
+
+def _decode_video(data: bytes, limits: DecodeLimits, deadline: Deadline) -> dict[str, Any]:
     with open_container(data) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else None
         seconds = container_seconds(container, stream)
         height, width, total = int(stream.height or 0), int(stream.width or 0), int(stream.frames or 0)
-    _check_seconds(seconds, limits)
-    if not height or not width:
-        raise DecodeError("the video stream does not state its frame size")
-    total = total or _count_frames(data, limits)
-    indices = sample_indices(total, fps, limits)
-    if not indices:
-        raise DecodeError("the video stream holds no frames")
-    _check_budget(len(indices), height, width, limits)
-    frames = _decode_frames(data, indices, (height, width), limits)
-    if not frames:
+        _check_seconds(seconds, limits)
+        if not height or not width:
+            raise DecodeError("the video stream does not state its frame size")
+        total = total or _count_frames(data, limits, deadline)
+        indices = sample_indices(total, fps, limits)
+        if not indices:
+            raise DecodeError("the video stream holds no frames")
+        _check_budget(len(indices), height, width, limits)
+        out = np.empty((len(indices), *_output_size(len(indices), height, width, limits), 3), np.uint8)
+        try:
+            decoded = _decode_frames(container, indices, fps, out, limits, deadline)
+        except MultimodalInputError:
+            raise
+        except Exception:  # a container that cannot seek: decode on from the start instead
+            decoded = None
+    if decoded is None:
+        with open_container(data) as container:
+            decoded = _decode_frames(container, indices, fps, out, limits, deadline, seek=False)
+    if not decoded:
         raise DecodeError("no frame of the video could be decoded")
     duration = seconds if seconds is not None else (total / fps if fps else None)
-    meta = video_metadata(indices[: len(frames)], fps, duration, height, width, "pyav")
-    return {"array": np.stack(frames).astype(np.uint8, copy=False), "video_metadata": meta}
+    meta = video_metadata(indices[:decoded], fps, duration, out.shape[1], out.shape[2], "pyav")
+    return {"array": out[:decoded], "video_metadata": meta}
 
 
 def _frame_pixels(frame: Any, limits: DecodeLimits) -> np.ndarray:
@@ -168,14 +262,14 @@ class VideoDecoder:
 
                 return AudioDecoder().decode(fetched, ctx)
             raise DecodeError(f"the {fmt} file holds no video stream")
+        deadline = Deadline(ctx.limits)
         with media_errors(f"{fmt} video"):
-            video = _decode_video(fetched.data, ctx.limits)
-            audio = self._audio(fetched.data, ctx) if ctx.limits.video_audio and has_audio else None
+            video = _decode_video(fetched.data, ctx.limits, deadline)
+            audio = self._audio(fetched.data, ctx, deadline) if ctx.limits.video_audio and has_audio else None
         size = tuple(video["array"].shape[:3])
         return ({"video": video, "audio": audio} if audio else video), size, fmt
 
     @staticmethod
-    def _audio(data: bytes, ctx: ResolveContext) -> dict[str, Any]:
+    def _audio(data: bytes, ctx: ResolveContext, deadline: Deadline) -> dict[str, Any]:
         with open_container(data) as container:
-            mono, rate = decode_audio_track(container, ctx.limits)
-        return finish_audio(mono, rate, ctx)
+            return decode_audio(container, ctx, deadline)
