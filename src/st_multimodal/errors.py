@@ -6,7 +6,7 @@ of where it came from) and name both in their message::
 
     MultimodalInputError(Exception)                 .index, .source
      ├── UnsupportedInputError(…, TypeError)         no resolver takes this value
-     │    └── ModalityNotSupportedError               the model cannot take this modality
+     │    └── ModalityNotSupportedError(…, ValueError) the model cannot take this modality (upstream raises ValueError)
      ├── FetchError(…, OSError)                       .status, .transient
      │    └── BlockedSourceError(…, PermissionError)  the fetch policy forbids this source
      ├── DecodeError(…, ValueError)                   the bytes are not valid media
@@ -110,8 +110,11 @@ class UnsupportedInputError(MultimodalInputError, TypeError):
     """No resolver accepts this value, or its shape/layout is ambiguous."""
 
 
-class ModalityNotSupportedError(UnsupportedInputError):
-    """The model does not accept this modality; the message names the ones it does."""
+class ModalityNotSupportedError(UnsupportedInputError, ValueError):
+    """The model does not accept this modality; the message names the ones it does.
+
+    Also a ``ValueError``, which is what upstream raises for an unsupported modality.
+    """
 
 
 class FetchError(MultimodalInputError, OSError):
