@@ -261,11 +261,12 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
             sides = [self._resolve_for_model(side, ctx, index) for side in pair]
 
             def decode() -> Prepared:
-                values = tuple(self._materialize(side, ctx, index, pre_resize) for side in sides)
-                modalities = tuple(side.modality for side in sides)
-                plain = tuple(side.value for side in sides) if modalities == ("text", "text") else values
-                return Prepared(key=modalities, value=upstream_pair(pair, modalities, plain, supported),
-                                extra=ItemInfo(sides[1].provenance.source, None))
+                decoded = [self._decoded(side, ctx, index) for side in sides]
+                modalities = tuple(side.modality for side in decoded)
+                value = upstream_pair(pair, modalities, tuple(side.value for side in decoded), supported)
+                if pre_resize is not None and "image" in modalities:
+                    value = tuple(pre_resize(v) if m == "image" else v for m, v in zip(modalities, value))
+                return Prepared(key=modalities, value=value, extra=ItemInfo(sides[1].provenance.source, None))
 
             return Prepared(then=decode)
 

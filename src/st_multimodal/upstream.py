@@ -48,10 +48,17 @@ def upstream_value(modality: str | tuple[str, ...], value: Any, supported: Seque
 def upstream_pair(raw: Any, modalities: tuple[Any, Any], values: tuple[Any, Any], supported: Sequence[Any] | None) -> Any:
     """A (query, document) pair as upstream receives it.
 
-    Two texts go as the pair of strings, in the caller's container (tuple or list): upstream reads a pair
-    of strings as a text pair (tokenised together, never fetched), whatever the strings look like. Other
-    pairs go as a tuple of :func:`upstream_value` forms.
+    Two texts go as the pair of strings, in the caller's container (tuple or list), as upstream receives
+    them: a text-only model's tokenizer reads them as a text pair. A model that takes chat messages turns
+    each side into a message and reads a side that looks like a location as media (upstream's
+    ``pair_to_messages`` asks ``infer_modality`` without the model's modalities), so there such a side
+    goes as ``{"text": s}``. Other pairs go as a tuple of :func:`upstream_value` forms, under the same rule.
     """
     if modalities == ("text", "text"):
-        return type(raw)(values) if isinstance(raw, (tuple, list)) else tuple(values)
-    return tuple(upstream_value(m, v, supported) for m, v in zip(modalities, values))
+        if supported is not None and "message" not in supported:
+            return type(raw)(values) if isinstance(raw, (tuple, list)) else tuple(values)
+        sides = tuple(upstream_text(v) for v in values)
+        if all(isinstance(side, str) for side in sides):
+            return type(raw)(sides) if isinstance(raw, (tuple, list)) else sides
+        return sides
+    return tuple(upstream_value(m, v) for m, v in zip(modalities, values))

@@ -44,7 +44,8 @@ def colqwen(zoo_path):
 
 class TestClip:
     @pytest.mark.parametrize("options", [{}, {"normalize_embeddings": True, "truncate_dim": 8}, {"convert_to_tensor": True},
-                                         {"output_value": None}], ids=["defaults", "normalize+truncate", "tensor", "raw"])
+                                         {"output_value": None}, {"output_value": None, "truncate_dim": 8}],
+                             ids=["defaults", "normalize+truncate", "tensor", "raw", "raw+truncate"])
     @pytest.mark.parametrize("inputs", [TEXTS, IMAGES], ids=["texts", "images"])
     def test_encode(self, clip, inputs, options):
         assert_same(clip.upstream.encode(inputs, **options), clip.ours.encode(inputs, **options), atol=1e-4)
