@@ -89,6 +89,12 @@ class TestQwenReranker:
         assert [r["corpus_id"] for r in actual] == [r["corpus_id"] for r in expected]
         assert [r["score"] for r in actual] == pytest.approx([r["score"] for r in expected], abs=1e-4)
 
+    def test_rank_with_deprecated_convert_to_tensor(self, qwen_reranking):
+        expected = qwen_reranking.upstream.rank(TEXTS[0], TEXTS[1:], convert_to_tensor=True)
+        actual = qwen_reranking.ours.rank(TEXTS[0], TEXTS[1:], convert_to_tensor=True)
+        assert [r["corpus_id"] for r in actual] == [r["corpus_id"] for r in expected]
+        assert all(type(r["score"]) is float for r in actual)
+
 
 class TestMultiVector:
     @pytest.mark.parametrize("options", [{}, {"normalize_embeddings": True}, {"convert_to_numpy": True}, {"output_value": None}],

@@ -110,3 +110,15 @@ class TestSaveLoad:
 def test_token_embeddings_are_tensors(bert):
     rows = bert.ours.encode(TEXTS[:2], output_value="token_embeddings")
     assert all(isinstance(row, torch.Tensor) and row.ndim == 2 for row in rows)
+
+
+def test_mine_hard_negatives_with_a_static_model(static):
+    """Upstream utilities that call ``encode`` work on our class as on upstream's."""
+    datasets = pytest.importorskip("datasets")
+    from sentence_transformers.util import mine_hard_negatives
+
+    pairs = datasets.Dataset.from_dict({"anchor": ["a photo of a cat", "a red square", "a dog barking in the park",
+                                                   "the sound of a piano"],
+                                        "positive": ["a cat", "a square", "a dog", "a piano"]})
+    mined = [mine_hard_negatives(pairs, model, num_negatives=1, verbose=False) for model in (static.upstream, static.ours)]
+    assert mined[0].to_dict() == mined[1].to_dict() and len(mined[0]) > 0
