@@ -133,3 +133,17 @@ class TestMultiVector:
                 pooled.encode_document(TEXTS[:2], token_pooling=HierarchicalTokenPooling(pool_factor=2))
             notes.append([(r.name, r.getMessage()) for r in caplog.records if "compounding" in r.getMessage()])
         assert len(notes[0]) == 1 and notes[1] == notes[0]
+
+
+def test_siglip_text_padding_travels_with_save(zoo_path, tmp_path):
+    """Our SigLIP fixed-length text padding is written by ``save()``: upstream's class loads the same behaviour
+    (documented in docs/differences.md)."""
+    import st_multimodal as stm
+
+    ours = stm.SentenceTransformer(str(zoo_path("siglip")), device="cpu")
+    ours.save(str(tmp_path / "saved"))
+    theirs = sentence_transformers.SentenceTransformer(str(tmp_path / "saved"), device="cpu")
+    assert theirs[0].processing_kwargs["text"]["padding"] == "max_length"
+    assert_same(ours.encode(TEXTS), theirs.encode(TEXTS), atol=1e-4)
+    alone = theirs.encode(TEXTS[:1])
+    assert_same(alone, theirs.encode(TEXTS)[:1], atol=1e-5)  # batch-independent under upstream's class too
