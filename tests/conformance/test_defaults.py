@@ -46,3 +46,11 @@ class TestErrorTypes:
             static.ours.encode([image])
         assert isinstance(our_error.value, stm.ModalityNotSupportedError) and type(upstream_error.value) is ValueError
         assert isinstance(our_error.value, TypeError)  # still an UnsupportedInputError, as before
+
+    @pytest.mark.parametrize("bad", [["a single text"], [object()]], ids=["not-a-pair", "unknown-type"])
+    def test_an_input_the_cross_encoder_cannot_take_is_a_value_error(self, reranker_1, bad):
+        with pytest.raises(ValueError):
+            reranker_1.upstream.predict(bad)
+        with pytest.raises(ValueError) as our_error:
+            reranker_1.ours.predict(bad)
+        assert isinstance(our_error.value, stm.UnsupportedInputError) and our_error.value.index == 0

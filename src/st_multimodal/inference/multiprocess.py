@@ -78,7 +78,7 @@ class MultiProcessMixin:
         """Run queued chunks with their options; answer each with its rows and failures (or the error that stopped it)."""
         while True:
             chunk_id, inputs, kwargs = input_queue.get()
-            options: CallOptions = kwargs["call_options"]
+            options = kwargs.setdefault("call_options", model.call_options())
             try:
                 rows = _move_tensors_to_cpu(model._inference(inputs, device=target_device, **kwargs))
             except Exception as exc:  # noqa: BLE001 - reported to the caller as upstream reports it
