@@ -8,6 +8,7 @@ installed upstream).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -43,6 +44,47 @@ class SentenceTransformer(MultimodalModelMixin, _UpstreamSentenceTransformer):
     checks the reference shipped with the model (``st_multimodal_reference.json``) right after loading;
     see ``save_reference`` / ``self_check``.
     """
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike | None = None,
+        *,
+        modules: Any = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        use_auth_token: bool | str | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
+        model_card_data: Any = None,
+        backend: Literal["torch", "onnx", "openvino"] = "torch",
+        similarity_fn_name: str | Any | None = None,
+        truncate_dim: int | None = None,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+        decoded_cache_size: int = 256,
+        resolve_workers: int | None = None,
+        decode_workers: int | None = None,
+        preprocess_workers: int = 2,
+        prefetch_batches: int = 2,
+        gpu_preprocessing: bool | None = None,
+        dtype: str | torch.dtype | None = None,
+        image_size: int | tuple[int, int] | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        self_check: Literal["warn", "raise"] | None = None,
+    ) -> None:
+        self._init_multimodal(_UpstreamSentenceTransformer, locals())
 
     def encode(
         self,
@@ -143,6 +185,48 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
     """
 
     _pair_inputs = True
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike | None = None,
+        *,
+        modules: Any = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        model_kwargs: dict | None = None,
+        processor_kwargs: dict | None = None,
+        config_kwargs: dict | None = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
+        model_card_data: Any = None,
+        backend: Literal["torch", "onnx", "openvino"] = "torch",
+        num_labels: int | None = None,
+        max_length: int | None = None,
+        activation_fn: Callable | None = None,
+        keep_in_fp32_modules: list[str] | None = None,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+        decoded_cache_size: int = 256,
+        resolve_workers: int | None = None,
+        decode_workers: int | None = None,
+        preprocess_workers: int = 2,
+        prefetch_batches: int = 2,
+        gpu_preprocessing: bool | None = None,
+        dtype: str | torch.dtype | None = None,
+        image_size: int | tuple[int, int] | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        self_check: Literal["warn", "raise"] | None = None,
+    ) -> None:
+        self._init_multimodal(_UpstreamCrossEncoder, locals())
 
     def _upstream_init_arguments(self, args: tuple, upstream: dict) -> tuple[tuple, dict]:
         """A generative (V)LM folder without Sentence Transformers files becomes Transformer + LogitScore modules."""

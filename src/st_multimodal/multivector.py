@@ -7,6 +7,7 @@ returns it; score queries against documents with ``model.similarity`` or :func:`
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +53,47 @@ class MultiVectorEncoder(MultimodalModelMixin, _UpstreamMultiVectorEncoder):
     """
 
     probe_encoder = token_vectors_encoder()
+
+    def __init__(
+        self,
+        model_name_or_path: str | os.PathLike | None = None,
+        *,
+        modules: Any = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        use_kernels: bool = False,
+        kernel_config: Any = None,
+        model_card_data: Any = None,
+        backend: Literal["torch", "onnx", "openvino"] = "torch",
+        similarity_fn_name: str | Any | None = None,
+        token_pooling: Any = None,
+        truncate_dim: int | None = None,
+        fetch_policy: FetchPolicy | None = None,
+        limits: DecodeLimits | None = None,
+        strict: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+        decoded_cache_size: int = 256,
+        resolve_workers: int | None = None,
+        decode_workers: int | None = None,
+        preprocess_workers: int = 2,
+        prefetch_batches: int = 2,
+        gpu_preprocessing: bool | None = None,
+        dtype: str | torch.dtype | None = None,
+        image_size: int | tuple[int, int] | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        self_check: Literal["warn", "raise"] | None = None,
+    ) -> None:
+        self._init_multimodal(_UpstreamMultiVectorEncoder, locals())
 
     def encode(
         self,

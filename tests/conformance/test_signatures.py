@@ -16,13 +16,13 @@ UPSTREAM_6_3 = tuple(int(p) for p in st.__version__.split(".")[:2]) >= (6, 3)
 
 
 def _overrides():
-    """(our class, upstream class, method name) for each public method and each ``_inference`` / ``_multi_process*``
-    that one of our classes defines itself or through our mixins."""
+    """(our class, upstream class, method name) for the constructor, each public method and each ``_inference`` /
+    ``_multi_process*`` that one of our classes defines itself or through our mixins."""
     for ours, upstream in CLASSES:
         own = {name for klass in ours.__mro__ if klass.__module__.startswith("st_multimodal") for name in vars(klass)}
         for name in sorted(own):
-            public = not name.startswith("_") or name in ("_inference", "_multi_process", "_multi_process_worker")
-            if public and callable(getattr(upstream, name, None)) and name != "__init__":
+            public = not name.startswith("_") or name in ("__init__", "_inference", "_multi_process", "_multi_process_worker")
+            if public and callable(getattr(upstream, name, None)):
                 yield pytest.param(ours, upstream, name, id=f"{ours.__name__}.{name}")
 
 
@@ -55,5 +55,6 @@ def test_signature_keeps_upstreams(ours, upstream, name):
 
 def test_overrides_are_found():
     names = {param.id for param in _overrides()}
-    assert {"SentenceTransformer.encode", "CrossEncoder.predict", "CrossEncoder.rank", "MultiVectorEncoder.encode",
+    assert {"SentenceTransformer.__init__", "CrossEncoder.__init__", "MultiVectorEncoder.__init__",
+            "SentenceTransformer.encode", "CrossEncoder.predict", "CrossEncoder.rank", "MultiVectorEncoder.encode",
             "SentenceTransformer._inference", "CrossEncoder._multi_process"} <= names

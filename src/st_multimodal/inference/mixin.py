@@ -24,18 +24,19 @@ from ..upstream import upstream_value
 from .inputs import at_input_positions, audio_settings, image_target_size, is_remote_input, materialize_inputs
 from .options import CallOptions, OnError, handed_over, passing
 
-__all__ = ["MultimodalMixin", "split_init_kwargs"]
+__all__ = ["MULTIMODAL_DEFAULTS", "MultimodalMixin", "split_init_kwargs"]
 
-_MULTIMODAL_DEFAULTS = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
+MULTIMODAL_DEFAULTS = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
                             resolve_workers=None, decode_workers=None, preprocess_workers=2, prefetch_batches=2,
                             gpu_preprocessing=None)
+"""Our multimodal constructor arguments and their defaults (see ``MultimodalMixin._setup_multimodal``)."""
 _MEDIA_MODALITIES = ("image", "audio", "video", "message")
 
 
 def split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
     """(our constructor arguments with their defaults, upstream's arguments with ``dtype``/``image_size``... translated)."""
-    ours = {k: kwargs.pop(k) for k in _MULTIMODAL_DEFAULTS if k in kwargs}
-    return {**_MULTIMODAL_DEFAULTS, **ours}, model_init_kwargs(kwargs)
+    ours = {k: kwargs.pop(k) for k in MULTIMODAL_DEFAULTS if k in kwargs}
+    return {**MULTIMODAL_DEFAULTS, **ours}, model_init_kwargs(kwargs)
 
 
 class MultimodalMixin:
