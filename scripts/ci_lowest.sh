@@ -13,7 +13,7 @@ VENV="${VENV:-.venv-lowest}"
 export HF_HUB_OFFLINE=1
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --no-compile -q -c constraints/lowest.txt -e . pytest pytest-httpserver
+    "$VENV/bin/pip" install --no-compile -q -c constraints/lowest.txt -e . pytest pytest-httpserver datasets
 fi
 "$VENV/bin/python" - <<'PY'
 import sentence_transformers, transformers
