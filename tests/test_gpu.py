@@ -23,8 +23,15 @@ def inputs():
 
 class TestCuda:
     def test_auto_dtype_is_half_precision(self, zoo_path):
-        model = stm.load(str(zoo_path("clip")), device="cuda")
+        model = stm.load(str(zoo_path("clip")), device="cuda", dtype="auto")
         assert next(model.parameters()).dtype in (torch.bfloat16, torch.float16)
+
+    def test_default_dtype_follows_upstream(self, zoo_path):
+        from sentence_transformers import SentenceTransformer as Upstream
+
+        ours = stm.SentenceTransformer(str(zoo_path("clip")), device="cuda")
+        theirs = Upstream(str(zoo_path("clip")), device="cuda")
+        assert next(ours.parameters()).dtype == next(theirs.parameters()).dtype
 
     def test_matches_cpu(self, zoo_path, inputs):
         cpu = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu").encode(inputs)

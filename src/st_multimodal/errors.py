@@ -5,8 +5,8 @@ of a batch carry ``.index`` (its position in the call) and ``.source`` (a short,
 of where it came from) and name both in their message::
 
     MultimodalInputError(Exception)                 .index, .source
-     ├── UnsupportedInputError(…, TypeError)         no resolver takes this value
-     │    └── ModalityNotSupportedError               the model cannot take this modality
+     ├── UnsupportedInputError(…, TypeError, ValueError)  no resolver takes this value
+     │    └── ModalityNotSupportedError                     the model cannot take this modality
      ├── FetchError(…, OSError)                       .status, .transient
      │    └── BlockedSourceError(…, PermissionError)  the fetch policy forbids this source
      ├── DecodeError(…, ValueError)                   the bytes are not valid media
@@ -15,7 +15,9 @@ of where it came from) and name both in their message::
      ├── LimitExceededError(…, ValueError)            .limit_name, .limit, .actual
      └── MissingDependencyError(…, ImportError)       .package, .extra
 
-Every class keeps working across ``pickle`` (worker processes, Ray actors).
+Every class keeps working across ``pickle`` (worker processes, Ray actors). Where upstream Sentence
+Transformers raises a built-in exception for the same situation, ours derives from it too (upstream
+refuses an input it cannot take, or a modality the model does not support, with ``ValueError``).
 """
 
 from __future__ import annotations
@@ -112,12 +114,15 @@ def _rebuild(cls, reason, index, source, fields):
     return cls(reason, index=index, source=source, **fields)
 
 
-class UnsupportedInputError(MultimodalInputError, TypeError):
-    """No resolver accepts this value, or its shape/layout is ambiguous."""
+class UnsupportedInputError(MultimodalInputError, TypeError, ValueError):
+    """No resolver accepts this value, or its shape/layout is ambiguous.
+
+    A ``TypeError``, and a ``ValueError`` as upstream raises for an input it cannot take.
+    """
 
 
 class ModalityNotSupportedError(UnsupportedInputError):
-    """The model does not accept this modality; the message names the ones it does."""
+    """The model does not accept this modality; the message names the ones it does (a ``ValueError``, as upstream raises)."""
 
 
 class FetchError(MultimodalInputError, OSError):

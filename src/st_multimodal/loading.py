@@ -27,7 +27,7 @@ _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bf
 
 
 def auto_dtype(device: str | torch.device | None) -> torch.dtype:
-    """bf16 on a GPU that supports it, else fp16 on a GPU, fp32 on CPU/MPS."""
+    """What ``dtype="auto"`` picks: bf16 on a GPU that supports it, else fp16 on a GPU, fp32 on CPU/MPS."""
     device = torch.device(device) if device is not None else None
     on_cuda = (device is None and torch.cuda.is_available()) or (device is not None and device.type == "cuda")
     if on_cuda:
@@ -36,16 +36,20 @@ def auto_dtype(device: str | torch.device | None) -> torch.dtype:
 
 
 def model_init_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Translate our one-argument knobs (``dtype``, ``image_size``, ``min_pixels``, ``max_pixels``) into upstream's kwargs."""
+    """Translate our one-argument knobs (``dtype``, ``image_size``, ``min_pixels``, ``max_pixels``) into upstream's kwargs.
+
+    ``dtype=None`` (the default) leaves the weights' dtype to upstream, as upstream's classes do; ``"auto"``
+    opts in to half precision on a GPU (:func:`auto_dtype`); a name or ``torch.dtype`` is passed on as given.
+    A ``dtype`` already in ``model_kwargs`` wins.
+    """
     kwargs = dict(kwargs)
-    dtype = kwargs.pop("dtype", "auto")
+    dtype = kwargs.pop("dtype", None)
     model_kwargs = dict(kwargs.pop("model_kwargs", None) or {})
-    if "dtype" not in model_kwargs and "torch_dtype" not in model_kwargs:
-        resolved = auto_dtype(kwargs.get("device")) if dtype in (None, "auto") else _DTYPES.get(dtype, dtype)
+    if dtype is not None and "dtype" not in model_kwargs and "torch_dtype" not in model_kwargs:
+        resolved = auto_dtype(kwargs.get("device")) if dtype == "auto" else _DTYPES.get(dtype, dtype)
         if not isinstance(resolved, torch.dtype):
-            raise ValueError(f"dtype must be 'auto', a torch.dtype or one of {sorted(_DTYPES)}, got {dtype!r}")
-        if resolved != torch.float32:
-            model_kwargs["dtype"] = resolved
+            raise ValueError(f"dtype must be None, 'auto', a torch.dtype or one of {sorted(_DTYPES)}, got {dtype!r}")
+        model_kwargs["dtype"] = resolved
     if model_kwargs:
         kwargs["model_kwargs"] = model_kwargs
     processor_kwargs = dict(kwargs.pop("processor_kwargs", None) or {})

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pypdfium2")
 
 import st_multimodal as stm
-from st_multimodal import inference
+from st_multimodal.inference import mixin as inference
 from st_multimodal.decoders import pdf
 from st_multimodal.errors import DecodeError, EncryptedDocumentError, LimitExceededError, PageOutOfRangeError
 from st_multimodal.policy import DecodeLimits

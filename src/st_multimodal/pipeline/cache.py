@@ -130,6 +130,14 @@ class EmbeddingCache:
     def __repr__(self) -> str:
         return f"EmbeddingCache({self.path!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (and deep-copied) as its path: the copy opens its own connection to the same file."""
+        return {"path": self.path, "settle_seconds": self.settle_seconds}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])
+        self.settle_seconds = state["settle_seconds"]
+
 
 def decoded_nbytes(value: Any) -> int:
     """Rough in-memory size of a decoded value (PIL pixels, arrays, strings, and dicts, lists or Resolved of those)."""
@@ -189,3 +197,10 @@ class DecodedCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (and deep-copied) as its limits: the copy starts empty, with its own lock."""
+        return {"max_items": self.max_items, "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_items"], state["max_bytes"])
