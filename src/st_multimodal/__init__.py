@@ -39,6 +39,7 @@ from .sources.base import SOURCES, register_source
 from .decoders.base import DECODERS, register_decoder
 from .types import Failure, Provenance, Resolved, ResolveContext
 from .loading import load, model_kind
+from .model_class_check import WrongModelClassError
 from .models import CrossEncoder, SentenceTransformer
 from .multivector import MultiVectorEncoder
 from .pipeline import DecodedCache, EmbeddingCache
@@ -101,6 +102,7 @@ __all__ = [
     "AddResult",
     "DuplicateIdError",
     "ModelMismatchError",
+    "WrongModelClassError",
     "Calibrator",
     "ModalityCentering",
     "demo_model",

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .errors import ModalityNotSupportedError, MultimodalInputError
 from .loading import model_init_kwargs
+from .model_class_check import check_model_class
 from .model_fixes import apply_model_fixes
 from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
 from .pipeline.cache_prepass import answer_from_cache
@@ -354,6 +355,7 @@ class EncoderMixin(SelfCheckMixin, MultimodalMixin):
     def __init__(self, *args: Any, **kwargs: Any):
         self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
         ours, upstream = split_init_kwargs(kwargs)
+        check_model_class(type(self), args[0] if args else upstream.get("model_name_or_path"), upstream)
         super().__init__(*args, **upstream)
         self._setup_multimodal(**ours)
         apply_model_fixes(self)

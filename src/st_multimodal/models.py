@@ -13,6 +13,7 @@ from sentence_transformers.util import truncate_embeddings
 from .errors import UnsupportedInputError, describe_source
 from .inference import EncoderMixin, ItemInfo, MultimodalMixin, OnError, per_item_outputs, split_init_kwargs
 from .loading import assemble_reranker_modules
+from .model_class_check import check_model_class
 from .model_fixes import apply_model_fixes
 from .pipeline import Prepared
 from .policy import DecodeLimits, FetchPolicy
@@ -99,6 +100,7 @@ class CrossEncoder(SelfCheckMixin, MultimodalMixin, _UpstreamCrossEncoder):
         self_check = pop_self_check_kwarg(kwargs)  # self-check (selfcheck/mixin.py)
         ours, upstream = split_init_kwargs(kwargs)
         path = args[0] if args else upstream.get("model_name_or_path")
+        check_model_class(type(self), path, upstream)  # an embedder folder raises WrongModelClassError here
         if isinstance(path, str) and upstream.get("modules") is None:
             modules = assemble_reranker_modules(
                 path, model_kwargs=upstream.get("model_kwargs"), processor_kwargs=upstream.get("processor_kwargs")
