@@ -61,6 +61,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--image-form", choices=("bytes", "path"), default="bytes")
     parser.add_argument(
+        "--augment", action="store_true",
+        help="draw training pictures with augmentation (sizes 0.3-0.9 of the canvas, offsets up to a quarter of it, "
+        "background tints, outlines of several widths; st_multimodal.demo.augmented_examples)",
+    )
+    parser.add_argument(
+        "--unknown-negatives", action="store_true",
+        help="give every training pair a text the model cannot know (st_multimodal.demo.unknown_texts, pool 'train') "
+        "as an extra negative caption for every picture in its batch",
+    )
+    parser.add_argument(
         "--caption-templates", choices=sorted(CAPTION_TEMPLATES), default="single",
         help="single: every caption in the training wording 'a {colour} {shape}' (the previous demo model); "
         "augmented: half the captions in that wording, the rest drawn from a few other wordings, none of them "
@@ -107,20 +117,27 @@ def draw_caption(templates: tuple[str, ...], shape: str, colour: str, rng: rando
     return rng.choice(templates[1:]).format(c=colour, s=shape)
 
 
-def training_dataset(per_class: int, seed: int, image_form: str, image_dir: Path, templates: tuple[str, ...] = ("a {c} {s}",)):
-    """(caption, image) rows and each row's class index.
+def training_dataset(
+    per_class: int, seed: int, image_form: str, image_dir: Path, templates: tuple[str, ...] = ("a {c} {s}",),
+    *, augment: bool = False, unknown_negatives: bool = False,
+):
+    """(caption, image) rows, or (image, caption, unknown) rows with ``unknown_negatives``, and each row's class.
 
     The image column holds PNG bytes or paths to PNG files, never decoded images. The class indices are
     not a dataset column (the loss would take every column as an input); the batch sampler gets them
-    separately.
+    separately. With unknown negatives the image comes first: the loss then ranks every picture's caption
+    above the other captions and every unknown text of the batch, and every caption's picture above the
+    other pictures.
     """
     from datasets import Dataset
 
-    from st_multimodal.demo.shapes import training_examples
+    from st_multimodal.demo.shapes import augmented_examples, training_examples
+    from st_multimodal.demo.unknown import unknown_texts
 
     rng = random.Random(f"captions-{seed}")
     captions, images, classes = [], [], []
-    for i, example in enumerate(training_examples(per_class, seed=seed)):
+    examples = augmented_examples(per_class, seed=seed) if augment else training_examples(per_class, seed=seed)
+    for i, example in enumerate(examples):
         captions.append(example.caption if len(templates) == 1 else draw_caption(templates, example.shape, example.colour, rng))
         classes.append(example.label)
         png = example.png()
@@ -130,6 +147,9 @@ def training_dataset(per_class: int, seed: int, image_form: str, image_dir: Path
             images.append(str(path))
         else:
             images.append(png)
+    if unknown_negatives:
+        unknown = list(unknown_texts(len(captions), pool="train", seed=seed))
+        return Dataset.from_dict({"image": images, "caption": captions, "unknown": unknown}), classes
     return Dataset.from_dict({"caption": captions, "image": images}), classes
 
 
@@ -192,7 +212,7 @@ def train(model, dataset, args: argparse.Namespace, work_dir: Path, classes: lis
     loss = MultipleNegativesRankingLoss(
         model, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction"
     )
-    collator = ResolvingDataCollator.from_model(model, training_args, text_columns=("caption",))
+    collator = ResolvingDataCollator.from_model(model, training_args, text_columns=("caption", "unknown"))
     trainer = SentenceTransformerTrainer(
         model=model, args=training_args, train_dataset=dataset, loss=loss, data_collator=collator
     )
@@ -348,9 +368,14 @@ def main(argv: list[str] | None = None) -> int:
         backbone = build_backbone(work_dir / "backbone", args.seed)
         model = SentenceTransformer(str(backbone), device="cpu", local_files_only=True)
         templates = CAPTION_TEMPLATES[args.caption_templates]
-        dataset, classes = training_dataset(args.per_class, args.seed, args.image_form, work_dir / "images", templates)
-        print(f"training on {len(dataset)} pairs ({args.image_form}, captions: {args.caption_templates}) ...", flush=True)
-        train_seconds, sampler = train(model, dataset, args, work_dir, classes if len(templates) > 1 else None)
+        dataset, classes = training_dataset(
+            args.per_class, args.seed, args.image_form, work_dir / "images", templates,
+            augment=args.augment, unknown_negatives=args.unknown_negatives,
+        )
+        print(f"training on {len(dataset)} rows, columns {dataset.column_names} ({args.image_form}, captions: "
+              f"{args.caption_templates}, augment: {args.augment}) ...", flush=True)
+        class_unique = len(templates) > 1 or args.augment or args.unknown_negatives
+        train_seconds, sampler = train(model, dataset, args, work_dir, classes if class_unique else None)
         print(f"training took {train_seconds:.1f} s", flush=True)
         staged = work_dir / "model"
         model.save(str(staged), create_model_card=False)
