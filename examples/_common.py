@@ -7,10 +7,12 @@ drawn in code, "URLs" point at a server on 127.0.0.1, and the models are the bun
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import http.server
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -28,8 +30,11 @@ PICTURES = {
 
 
 def make_pictures(folder: str | os.PathLike | None = None) -> Path:
-    """Draw the example pictures into ``folder`` (a temporary one by default) and return it."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="st-mm-examples-"))
+    """Draw the example pictures into ``folder`` (by default a temporary one, removed when Python exits)."""
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="st-mm-examples-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    folder = Path(folder)
     for name, (shape, colour) in PICTURES.items():
         render_shape(shape, colour, size=30, position=(32, 32)).save(folder / name)
     return folder

@@ -8,7 +8,19 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = ["load", "model_kind", "model_init_kwargs", "auto_dtype"]
+__all__ = ["load", "model_kind", "model_init_kwargs", "auto_dtype", "resolve_model_name", "DEMO_MODEL"]
+
+DEMO_MODEL = "demo"
+"""The name of the demo model bundled with the package (``st_multimodal.demo_model_path()``)."""
+
+
+def resolve_model_name(name_or_path: str) -> str:
+    """``"demo"`` -> the bundled demo model's folder (unless a folder named ``demo`` exists here); others unchanged."""
+    if name_or_path == DEMO_MODEL and not os.path.isdir(name_or_path):
+        from .demo import demo_model_path
+
+        return str(demo_model_path())
+    return name_or_path
 
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
@@ -75,6 +87,7 @@ def model_kind(name_or_path: str, **hub_kwargs: Any) -> ModelKind:
 
     ``"multi-vector"``: a late-interaction model (ColBERT, ColPali/ColQwen: ``*ForRetrieval``) for ``MultiVectorEncoder``.
     """
+    name_or_path = resolve_model_name(name_or_path)
     st_config = _read_json(name_or_path, "config_sentence_transformers.json", **hub_kwargs) or {}
     model_type = str(st_config.get("model_type", "")).lower()
     if model_type == "crossencoder":
@@ -102,8 +115,10 @@ def load(name_or_path: str, **kwargs: Any):
     """Load ``name_or_path`` as the right class: ``SentenceTransformer`` for embedders, ``CrossEncoder`` for rerankers,
     ``MultiVectorEncoder`` for multi-vector (late-interaction) models.
 
+    ``"demo"`` names the small demo model bundled with the package (it knows only coloured shapes).
     All keyword arguments go to that class (``device``, ``dtype``, ``image_size``, ``fetch_policy``, ...).
     """
+    name_or_path = resolve_model_name(name_or_path)
     from .models import CrossEncoder, SentenceTransformer
     from .multivector import MultiVectorEncoder
 

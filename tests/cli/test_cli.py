@@ -61,7 +61,7 @@ class TestEncode:
     def test_mixed_folder_with_skip(self, clip, clip_model, mixed, tmp_path, monkeypatch):
         monkeypatch.chdir(mixed.parent)
         out = tmp_path / "out.npy"
-        assert _run("encode", mixed.name, "--model", clip, "--output", out, "--on-error", "skip") == 0
+        assert _run("encode", mixed.name, "--model", clip, "--output", out, "--on-error", "skip") == 4  # inputs failed
         ids = json.loads((tmp_path / "out.ids.json").read_text())
         assert ids == [f"{mixed.name}/cat.jpg", f"{mixed.name}/sub/noext"]
         expected = clip_model.encode([mixed / "cat.jpg", mixed / "sub" / "noext"])
@@ -97,7 +97,7 @@ class TestEncode:
         table.write_text(f"sku,path,caption\nA1,{mixed / 'cat.jpg'},cat.jpg\nB2,{mixed / 'nope.png'},a dog\n")
         assert _run("encode", table, "--column", "path", "--ids-from", "column:sku", "--model", clip,
                     "--output", tmp_path / "img.npy", "--on-error", "skip", "--failures", tmp_path / "bad.jsonl",
-                    "--chunk-size", "1") == 0
+                    "--chunk-size", "1") == 4
         assert json.loads((tmp_path / "img.ids.json").read_text()) == ["A1"]
         [failure] = _lines(tmp_path / "bad.jsonl")
         assert (failure["id"], failure["index"]) == ("B2", 1) and failure["message"].startswith("input 1 ")
@@ -129,12 +129,12 @@ class TestEncode:
         rows = np.load(out)
         assert not rows[0].any() and rows[1].any() and not (tmp_path / "o.npy.parts").exists()
         encode_to_disk(Zeros(), ["a cat"], tmp_path / "o.npy.parts", ids=["a cat"], chunk_size=1, show_progress_bar=False)
-        assert _run("encode", "a cat", "a dog", "--model", clip, "--output", out, "--chunk-size", "1") == 0
+        assert _run("encode", "a cat", "a dog", "--model", clip, "--output", out, "--chunk-size", "1", "--force") == 0
         assert np.load(out)[0].any()  # without --resume a stale run is discarded
 
     def test_no_fetch_blocks_urls(self, clip, tmp_path):
         assert _run("encode", "http://127.0.0.1:9/x.png", "--no-fetch", "--model", clip,
-                    "--output", tmp_path / "o.npy", "--on-error", "skip") == 0
+                    "--output", tmp_path / "o.npy", "--on-error", "skip") == 4
         assert np.load(tmp_path / "o.npy").shape == (0, 16)
         assert _lines(tmp_path / "o.failures.jsonl")[0]["error"] == "BlockedSourceError"
 
@@ -172,7 +172,7 @@ class TestExitCodes:
 class TestIndexAndSearch:
     def test_index_then_search(self, clip, mixed, tmp_path, capsys):
         index = tmp_path / "photos.index"
-        assert _run("index", mixed, "--model", clip, "--output", index, "--on-error", "skip") == 0
+        assert _run("index", mixed, "--model", clip, "--output", index, "--on-error", "skip") == 4
         assert {f["error"] for f in _lines(tmp_path / "photos.index.failures.jsonl")} >= {"DecodeError", "NotMediaFile"}
         capsys.readouterr()
         # the model is recorded in the index folder, so --model is optional
@@ -203,7 +203,7 @@ class TestRerank:
     def test_ranked_output_and_failures(self, reranker, qwen_reranker, mixed, tmp_path, capsys):
         bad = tmp_path / "bad.jsonl"
         docs = [str(mixed / "cat.jpg"), "a dog on the grass", str(mixed / "broken.jpg")]
-        assert _run("rerank", "--model", reranker, "--query", "a cat", *docs, "--on-error", "skip", "--failures", bad) == 0
+        assert _run("rerank", "--model", reranker, "--query", "a cat", *docs, "--on-error", "skip", "--failures", bad) == 4
         rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
         assert [r[0] for r in rows] == ["1", "2"] and {r[2] for r in rows} == set(docs[:2])
         expected = {d["corpus_id"]: d["score"] for d in qwen_reranker.rank("a cat", docs[:2])}

@@ -3,14 +3,16 @@
 Exit codes (also in ``st-multimodal --help``):
 
 ====  ==========================================================================================
-0     success; inputs that failed under ``--on-error skip`` are listed in the failures file
+0     success: every input was encoded (files in folders that are not media are only noted)
 1     an input failed under ``--on-error raise`` (nothing is written), or an unexpected error
-2     usage: bad flags, a missing input list or column, a model of the wrong kind
+2     usage: bad flags, a missing input list or column, a model of the wrong kind, an output that exists
 3     environment: the model could not be loaded, an optional package is missing, output not writable
+4     done, but inputs failed under ``--on-error skip``: the rest is written, the failures file lists them
 130   interrupted (``encode`` keeps finished chunks; ``--resume`` continues)
 ====  ==========================================================================================
 
-Every error is one line on stderr, ``st-multimodal: error: ...``.
+Every error is one line on stderr, ``st-multimodal: error: ...``. Nothing heavy (torch, transformers) is
+imported until the arguments and paths have been checked, so ``--help`` and mistakes are answered at once.
 """
 
 from __future__ import annotations
@@ -25,28 +27,23 @@ from .common import EXIT_INPUT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 __all__ = ["main", "build_parser"]
 
 EPILOG = """\
-commands:
-  encode   embed inputs into out.npy (+ ids) or out.parquet, with a failures file
-  index    build a searchable index from inputs and save it as a folder
-  search   query a saved index with a text or a media file
-  rerank   order documents by a reranker's score for one query
-
 inputs (for encode, index and rerank):
   a folder (walked recursively; files picked by content, not extension), a .txt/.csv/.tsv/.jsonl
   list of paths, URLs or texts, '-' for one input per line on stdin, or single paths/URLs/texts.
 
 exit codes:
-  0 success (failed inputs under --on-error skip are in the failures file)
+  0 success
   1 an input failed under --on-error raise (nothing written), or an unexpected error
-  2 usage error (bad flags, missing input list or column, wrong kind of model)
+  2 usage error (bad flags, missing input list or column, wrong kind of model, output exists: --force)
   3 environment (model not loadable, optional package missing, output not writable)
+  4 inputs failed under --on-error skip (the rest is written; see the failures file)
   130 interrupted
 
-examples:
-  st-multimodal encode photos/ --model ./clip --output photos.npy --on-error skip
-  st-multimodal index photos/ --model ./clip --output photos.index
-  st-multimodal search photos.index --query "a red car" --top-k 5
-  st-multimodal rerank --model ./reranker --query "a red car" car.jpg bee.jpg
+examples (--model demo is the small demo model bundled with the package; it knows coloured shapes):
+  st-multimodal encode photos/ --model demo --output photos.npy --on-error skip
+  st-multimodal index photos/ --model demo --output photos.index
+  st-multimodal search photos.index --query "a red circle" --top-k 5
+  st-multimodal rerank --model ./my-reranker --query "a red car" car.jpg bee.jpg
 
 Run 'st-multimodal COMMAND --help' for the flags of a command.
 """

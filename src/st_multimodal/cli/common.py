@@ -1,4 +1,8 @@
-"""What every subcommand shares: exit codes, the one-line error, model / policy flags, loading the model."""
+"""What every subcommand shares: exit codes, the one-line error, model / policy flags, loading the model.
+
+Nothing here imports torch, transformers or sentence-transformers at module level: ``--help``, usage
+errors and bad paths are answered before any of them is imported.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 __all__ = [
-    "EXIT_OK", "EXIT_INPUT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "EXIT_INTERRUPTED",
+    "EXIT_OK", "EXIT_INPUT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "EXIT_SOME_FAILED", "EXIT_INTERRUPTED",
     "CliError", "add_model_flags", "add_fetch_flags", "add_run_flags", "fetch_policy_from", "load_model",
-    "parse_size", "say", "write_jsonl", "failure_record",
+    "check_model_name", "refuse_overwrite", "parse_size", "say", "warn", "plural", "write_jsonl", "failure_record",
 ]
 
 EXIT_OK = 0
@@ -27,6 +31,8 @@ EXIT_USAGE = 2
 """Bad arguments: unknown flag, missing input list, unknown column, wrong kind of model."""
 EXIT_ENVIRONMENT = 3
 """The model could not be loaded, an optional package is missing, or the output could not be written."""
+EXIT_SOME_FAILED = 4
+"""Finished, but some inputs failed under ``--on-error skip``: the output has the others, the failures file lists them."""
 EXIT_INTERRUPTED = 130
 """Interrupted (Ctrl-C). ``encode`` keeps its finished chunks; ``--resume`` continues from them."""
 
@@ -42,7 +48,17 @@ class CliError(Exception):
 def say(args: argparse.Namespace, message: str) -> None:
     """A note on stderr, unless ``--quiet``."""
     if not getattr(args, "quiet", False):
-        print(f"st-multimodal: {message}", file=sys.stderr)
+        warn(message)
+
+
+def warn(message: str) -> None:
+    """A line on stderr that ``--quiet`` does not hide (failed inputs)."""
+    print(f"st-multimodal: {message}", file=sys.stderr, flush=True)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``"1 input"``, ``"2 inputs"``, ``"0 files"``."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
@@ -57,22 +73,60 @@ def parse_size(text: str) -> int:
     return int(number * 1024 ** " kmgt".index(unit or " "))
 
 
-def add_model_flags(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def add_model_flags(parser: argparse.ArgumentParser, *, required: bool = True, batches: bool = True,
+                    cache: bool = True) -> None:
+    """``--model`` and ``--device``; ``--batch-size`` and ``--cache-dir`` only where the command uses them."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", required=required, metavar="PATH_OR_ID",
-                       help="model folder or Hugging Face id (set HF_HUB_OFFLINE=1 to stay offline)")
+                       help=f"model folder, Hugging Face id, or '{DEMO_MODEL}' for the bundled demo model "
+                            "(set HF_HUB_OFFLINE=1 to stay offline)")
     group.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: the best available)")
-    group.add_argument("--batch-size", type=int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
-    group.add_argument("--cache-dir", metavar="DIR", help="persistent embedding cache: unchanged inputs are not re-encoded")
+    if batches:
+        group.add_argument("--batch-size", type=int, default=32, metavar="N", help="inputs per forward pass (default: 32)")
+    if cache:
+        group.add_argument("--cache-dir", metavar="DIR", help="persistent embedding cache: unchanged inputs are not re-encoded")
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
+def add_run_flags(parser: argparse.ArgumentParser, *, on_error: bool = True, force: bool = True) -> None:
+    """``--quiet``; ``--on-error`` where inputs can fail one by one; ``--force`` where files are written."""
     group = parser.add_argument_group("errors and output")
-    group.add_argument("--on-error", choices=("raise", "skip"), default="raise",
-                       help="raise: stop at the first bad input, write nothing, exit 1 (default); "
-                            "skip: go on, list bad inputs in the failures file, exit 0")
-    group.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes on stderr (errors still shown)")
+    if on_error:
+        group.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                           help="raise: stop at the first bad input, write nothing, exit 1 (default); "
+                                f"skip: go on, list bad inputs in the failures file, exit {EXIT_SOME_FAILED} if any failed")
+    if force:
+        group.add_argument("--force", "-f", action="store_true", help="overwrite output files that already exist")
+    group.add_argument("--quiet", "-q", action="store_true",
+                       help="no status lines or progress bars on stderr (errors and failed inputs are still reported)")
     group.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+
+def refuse_overwrite(args: argparse.Namespace, *paths: Path) -> None:
+    """A usage error if any of ``paths`` exists and ``--force`` was not given."""
+    if getattr(args, "force", False):
+        return
+    existing = [str(path) for path in paths if path.exists() or path.is_symlink()]
+    if existing:
+        raise CliError(f"{existing[0]!r} already exists; pass --force to overwrite it")
+
+
+DEMO_MODEL = "demo"
+"""``--model demo``: the demo model bundled with the package (coloured shapes only; see ``st_multimodal.demo``)."""
+
+_PATH_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
+
+
+def check_model_name(name: str) -> None:
+    """Before anything heavy is imported: a ``--model`` written as a path must exist, as a folder."""
+    if name == DEMO_MODEL:
+        return
+    path = Path(os.path.expanduser(name))
+    looks_like_path = name.startswith(_PATH_PREFIXES) or re.match(r"^[A-Za-z]:[\\/]", name) is not None
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--model {name!r} is a file; give the model's folder or a hub id")
+    if looks_like_path and not path.exists():
+        raise CliError(f"--model {name!r}: no such folder (hub ids look like 'org/name'; '{DEMO_MODEL}' is the bundled "
+                       "demo model)", EXIT_ENVIRONMENT)
 
 
 def add_fetch_flags(parser: argparse.ArgumentParser) -> None:
@@ -109,14 +163,18 @@ def fetch_policy_from(args: argparse.Namespace):
 
 
 def load_model(args: argparse.Namespace, kind: Literal["embedder", "reranker"], name: str | None = None) -> Any:
-    """Load ``name`` (default ``--model``) as ``kind``; a wrong kind is a usage error, a failed load exit 3."""
-    from ..loading import model_kind
+    """Load ``name`` (default ``--model``) as ``kind``; a wrong kind is a usage error, a failed load exit 3.
+
+    Prints "loading model ..." first (unless ``--quiet``): importing torch and reading the weights takes seconds.
+    """
+    name = name or args.model
+    check_model_name(name)
+    say(args, f"loading model {name} ...")
+    from ..loading import model_kind, resolve_model_name
     from ..models import CrossEncoder, SentenceTransformer
 
-    name = name or args.model
-    if os.path.exists(name) and not os.path.isdir(name):
-        raise CliError(f"--model {name!r} is a file; give the model's folder or a hub id")
-    found = model_kind(name)
+    path = resolve_model_name(name)
+    found = model_kind(path)
     if found != kind:
         need = {"embedder": "an embedding model (SentenceTransformer)", "reranker": "a reranker (CrossEncoder)",
                 "multi-vector": "a multi-vector model (MultiVectorEncoder)"}
@@ -124,7 +182,7 @@ def load_model(args: argparse.Namespace, kind: Literal["embedder", "reranker"], 
     cls = SentenceTransformer if kind == "embedder" else CrossEncoder
     try:
         with _quiet_libraries(getattr(args, "quiet", False)):
-            return cls(name, device=args.device, fetch_policy=fetch_policy_from(args), cache_dir=args.cache_dir)
+            return cls(path, device=args.device, fetch_policy=fetch_policy_from(args), cache_dir=getattr(args, "cache_dir", None))
     except CliError:
         raise
     except Exception as exc:  # noqa: BLE001 - any load failure is reported in one line

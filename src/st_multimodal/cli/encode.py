@@ -7,26 +7,26 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from .common import (EXIT_ENVIRONMENT, EXIT_OK, EXIT_SOME_FAILED, CliError, add_fetch_flags, add_model_flags,
+                     add_run_flags, load_model, plural, refuse_overwrite, say, warn, write_jsonl)
+from .inputs import Collected, collect_inputs, raise_for_missing_files
 
-from .common import (EXIT_ENVIRONMENT, EXIT_OK, CliError, add_fetch_flags, add_model_flags, add_run_flags,
-                     load_model, say, write_jsonl)
-from ..integrations._batch import embedding_dimension
-from .inputs import Collected, collect_inputs
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["register", "run", "add_input_flags", "write_embeddings"]
 
 EPILOG = """\
 examples:
-  st-multimodal encode photos/ --model ./clip --output photos.npy --on-error skip
+  st-multimodal encode photos/ --model demo --output photos.npy --on-error skip
       every image/audio/video file under photos/ (found by content, not extension);
       writes photos.npy, photos.ids.json and photos.failures.jsonl
-  st-multimodal encode urls.txt --model ./clip --output urls.parquet --allowed-domain example.com
-  st-multimodal encode items.csv --column image_url --ids-from column:sku --model ./clip --output items.npy
-  st-multimodal encode docs.jsonl --field text --input-type text --model ./clip --output docs.npy
-  find shots -name '*.png' | st-multimodal encode - --model ./clip --output shots.npy
+  st-multimodal encode urls.txt --model ./my-model --output urls.parquet --allowed-domain example.com
+  st-multimodal encode items.csv --column image_url --ids-from column:sku --model demo --output items.npy
+  st-multimodal encode docs.jsonl --field text --input-type text --model demo --output docs.npy
+  find shots -name '*.png' | st-multimodal encode - --model demo --output shots.npy
 
 outputs:
   .npy      float32 matrix, one row per encoded input; ids (same order) in <out>.ids.json
@@ -34,6 +34,7 @@ outputs:
   failures  <out>.failures.jsonl (or --failures): one JSON object per failed input with
             id, index (position among the inputs), source, error (type) and message;
             files in folders that are not media are listed with "error": "NotMediaFile"
+existing outputs are kept unless --force is given
 """
 
 
@@ -51,7 +52,7 @@ def add_input_flags(parser: argparse.ArgumentParser, *, what: str = "INPUTS") ->
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "encode", help="embed inputs into a .npy or .parquet file", epilog=EPILOG,
+        "encode", help="embed inputs into out.npy (+ ids) or out.parquet, with a failures file", epilog=EPILOG,
         description="Embed images, audio, video and texts with an embedding model and write the embeddings, "
                     "their ids and a failures file.", formatter_class=argparse.RawDescriptionHelpFormatter)
     add_input_flags(parser)
@@ -106,18 +107,21 @@ def _paths(out: Path, failures: str | None) -> tuple[Path, Path, Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    from ..streaming import encode_to_disk, load_embeddings
-
     out = Path(args.output)
     ids_path, failures_path, parts = _paths(out, args.failures)
     if args.chunk_size < 1 or args.batch_size < 1:
         raise CliError("--chunk-size and --batch-size must be >= 1")
+    refuse_overwrite(args, out, failures_path, *([ids_path] if out.suffix.lower() == ".npy" else []))
     collected = collect_inputs(args.inputs, column=args.column, ids_from=args.ids_from, input_type=args.input_type)
+    if args.on_error == "raise":
+        raise_for_missing_files(collected)
     if args.output.endswith(".parquet"):
         _require_pyarrow()
     model = load_model(args, "embedder")
+    from tqdm.auto import tqdm
+
+    from ..streaming import encode_to_disk, load_embeddings
+
     done = _previous_run(parts, args.resume)
     kwargs = {"prompt_name": args.prompt_name} if args.prompt_name else {}
     try:
@@ -137,7 +141,26 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {exc.filename or out}: {exc.strerror or exc}", EXIT_ENVIRONMENT) from exc
     shutil.rmtree(parts, ignore_errors=True)
-    _summary(args, out, embeddings, failures, collected, failures_path)
+    say(args, f"wrote {plural(len(embeddings), 'embedding')} (dim {embeddings.shape[1]}) to {out}")
+    report_cache(args, model, len(collected.items) - done)
+    return report_failures(args, len(failures), len(collected.notes), failures_path)
+
+
+def report_cache(args: argparse.Namespace, model: Any, count: int) -> None:
+    """With ``--cache-dir``: how many of the ``count`` rows this run came from the embedding cache."""
+    cache = getattr(model, "embedding_cache", None)
+    if getattr(args, "cache_dir", None) and cache is not None:
+        say(args, f"{cache.hits} of {plural(count, 'row')} came from the cache in {args.cache_dir}")
+
+
+def report_failures(args: argparse.Namespace, failed: int, not_media: int, failures_path: Path) -> int:
+    """The failures line (shown even with ``--quiet`` when inputs failed) and the exit code: 4 if any input failed."""
+    if failed:
+        skipped = f" and {plural(not_media, 'file was', 'files were')} not media" if not_media else ""
+        warn(f"{plural(failed, 'input')} failed{skipped}, see {failures_path}")
+        return EXIT_SOME_FAILED
+    if not_media:
+        say(args, f"{plural(not_media, 'file was', 'files were')} not media and skipped, see {failures_path}")
     return EXIT_OK
 
 
@@ -155,6 +178,10 @@ def _previous_run(parts: Path, resume: bool) -> int:
 
 
 def _shaped(embeddings: np.ndarray, model: Any) -> np.ndarray:
+    import numpy as np
+
+    from ..integrations._batch import embedding_dimension
+
     if embeddings.size == 0:
         dim = embedding_dimension(model) or 0
         return np.empty((0, dim), np.float32)
@@ -171,6 +198,8 @@ def _require_pyarrow() -> None:
 
 def write_embeddings(out: Path, ids: list, embeddings: np.ndarray, ids_path: Path | None = None) -> None:
     """Write ``.npy`` (+ ids JSON at ``ids_path``) or ``.parquet`` (id, embedding), atomically."""
+    import numpy as np
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if out.suffix.lower() == ".parquet":
@@ -186,10 +215,3 @@ def write_embeddings(out: Path, ids: list, embeddings: np.ndarray, ids_path: Pat
         if ids_path is not None:
             ids_path.write_text(json.dumps(ids), encoding="utf-8")
     os.replace(tmp, out)
-
-
-def _summary(args, out: Path, embeddings: np.ndarray, failures: list, collected: Collected, failures_path: Path) -> None:
-    parts = [f"wrote {len(embeddings)} embeddings (dim {embeddings.shape[1]}) to {out}"]
-    if failures or collected.notes:
-        parts.append(f"{len(failures)} inputs failed and {len(collected.notes)} files were not media, see {failures_path}")
-    say(args, "; ".join(parts))

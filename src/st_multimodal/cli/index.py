@@ -6,15 +6,16 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from .common import (EXIT_ENVIRONMENT, EXIT_OK, CliError, add_fetch_flags, add_model_flags, add_run_flags,
-                     failure_record, load_model, say, write_jsonl)
-from .encode import add_input_flags
-from .inputs import Collected, collect_inputs
+                     check_model_name, failure_record, load_model, plural, refuse_overwrite, say, write_jsonl)
+from .encode import add_input_flags, report_cache, report_failures
+from .inputs import Collected, collect_inputs, raise_for_missing_files
 
 __all__ = ["register", "run_index", "run_search", "CLI_FILE"]
 
@@ -23,18 +24,18 @@ CLI_FILE = "cli.json"
 
 INDEX_EPILOG = """\
 examples:
-  st-multimodal index photos/ --model ./clip --output photos.index --on-error skip
-  st-multimodal index catalogue.jsonl --field image --ids-from column:sku --model ./clip --output cat.index
+  st-multimodal index photos/ --model demo --output photos.index --on-error skip
+  st-multimodal index catalogue.jsonl --field image --ids-from column:sku --model demo --output cat.index
 
 Each document's metadata is {"source": ...} plus, for .csv/.jsonl inputs, the whole row.
-Failed inputs go to <output>.failures.jsonl (or --failures).
+Failed inputs go to <output>.failures.jsonl (or --failures). An existing index is kept unless --force.
 """
 
 SEARCH_EPILOG = """\
 examples:
   st-multimodal search photos.index --query "a red car" --top-k 5
   st-multimodal search photos.index --query-file probe.jpg --modality image --json
-  st-multimodal search photos.index --query "a red car" --rerank-with ./reranker --rerank-top-k 20
+  st-multimodal search photos.index --query "a red car" --rerank-with ./my-reranker --rerank-top-k 20
 
 Prints one hit per line: rank, score, modality, id (tab-separated), or JSON lines with --json.
 The model defaults to the one the index was built with (recorded in <index>/cli.json).
@@ -51,7 +52,7 @@ def _add_query_flags(parser: argparse.ArgumentParser, top_k: int | None = 10) ->
 
 def register(subparsers: Any) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
-    index = subparsers.add_parser("index", help="build a searchable index from inputs and save it", epilog=INDEX_EPILOG,
+    index = subparsers.add_parser("index", help="build a searchable index from inputs and save it as a folder", epilog=INDEX_EPILOG,
                                   description="Embed inputs into a MultimodalIndex and save it as a folder.", formatter_class=fmt)
     add_input_flags(index)
     index.add_argument("--output", "-o", required=True, metavar="DIR", help="folder to save the index in")
@@ -63,7 +64,7 @@ def register(subparsers: Any) -> None:
     add_fetch_flags(index)
     index.set_defaults(run=run_index)
 
-    search = subparsers.add_parser("search", help="query a saved index", epilog=SEARCH_EPILOG,
+    search = subparsers.add_parser("search", help="query a saved index with a text or a media file", epilog=SEARCH_EPILOG,
                                    description="Search a saved MultimodalIndex with a text or media query.", formatter_class=fmt)
     search.add_argument("index", metavar="INDEX_DIR", help="a folder written by 'st-multimodal index'")
     _add_query_flags(search)
@@ -71,8 +72,8 @@ def register(subparsers: Any) -> None:
                         help="only documents of this modality (repeatable)")
     search.add_argument("--rerank-with", metavar="RERANKER", help="rescore the best candidates with this reranker")
     search.add_argument("--rerank-top-k", type=int, default=50, metavar="K", help="candidates to rerank (default: 50)")
-    add_model_flags(search, required=False)
-    add_run_flags(search)
+    add_model_flags(search, required=False, batches=False, cache=False)
+    add_run_flags(search, on_error=False, force=False)
     add_fetch_flags(search)
     search.set_defaults(run=run_search)
 
@@ -86,10 +87,16 @@ def _index_class():
 
 
 def run_index(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    failures_path = Path(args.failures) if args.failures else out.with_name(out.name + ".failures.jsonl")
+    refuse_overwrite(args, out, failures_path)
+    _replaceable(out)
     collected = collect_inputs(args.inputs, column=args.column, ids_from=args.ids_from, input_type=args.input_type)
     duplicates = sorted(str(i) for i, n in Counter(item.id for item in collected.items).items() if n > 1)
     if duplicates:
         raise CliError(f"ids must be unique in an index; repeated: {', '.join(duplicates[:5])} (try --ids-from index)")
+    if args.on_error == "raise":
+        raise_for_missing_files(collected)
     model = load_model(args, "embedder")
     index = _index_class()(model, backend=args.backend, batch_size=args.batch_size)
     logger = logging.getLogger("st_multimodal.retrieval.index")
@@ -99,17 +106,29 @@ def run_index(args: argparse.Namespace) -> int:
         failures = _add_all(index, collected, args)
     finally:
         logger.setLevel(level)
-    out = Path(args.output)
-    failures_path = Path(args.failures) if args.failures else out.with_name(out.name + ".failures.jsonl")
+    _clear_old_index(out)
     try:
         index.save(out)
         (out / CLI_FILE).write_text(json.dumps({"model": _model_reference(args.model)}), encoding="utf-8")
         write_jsonl(failures_path, failures + collected.notes)
     except OSError as exc:
         raise CliError(f"cannot write the index to {out}: {exc.strerror or exc}", EXIT_ENVIRONMENT) from exc
-    note = f"; {len(failures)} inputs failed and {len(collected.notes)} files were not media, see {failures_path}" if failures or collected.notes else ""
-    say(args, f"indexed {len(index)} documents into {out}{note}")
-    return EXIT_OK
+    say(args, f"indexed {plural(len(index), 'document')} into {out}")
+    report_cache(args, model, len(collected.items))
+    return report_failures(args, len(failures), len(collected.notes), failures_path)
+
+
+def _replaceable(out: Path) -> None:
+    """``--force`` replaces a saved index (or an empty folder), never another folder or a file."""
+    if out.exists() and (not out.is_dir() or not ((out / "manifest.json").is_file() or not any(out.iterdir()))):
+        raise CliError(f"{str(out)!r} exists and is not a saved index; choose another --output")
+
+
+def _clear_old_index(out: Path) -> None:
+    """With ``--force``: remove the index saved at ``out`` before, so none of its files mix with the new one."""
+    if out.exists():
+        _replaceable(out)
+        shutil.rmtree(out)
 
 
 def _add_all(index: Any, collected: Collected, args: argparse.Namespace) -> list[dict]:
@@ -134,7 +153,7 @@ def _kept(value: Any) -> Any:
 
 
 def _model_reference(model: str) -> str:
-    return os.path.abspath(model) if os.path.isdir(model) else model
+    return os.path.abspath(model) if os.path.isdir(model) else model  # "demo" stays "demo": it moves with the package
 
 
 def _query(args: argparse.Namespace) -> Any:
@@ -158,10 +177,12 @@ def run_search(args: argparse.Namespace) -> int:
             raise CliError(f"no --model given and {folder} does not record one; pass --model")
         args.model = json.loads(recorded.read_text(encoding="utf-8"))["model"]
     query = _query(args)
+    if args.rerank_with:
+        check_model_name(args.rerank_with)
     model = load_model(args, "embedder")
     reranker = load_model(args, "reranker", args.rerank_with) if args.rerank_with else None
     try:
-        index = _index_class().load(folder, model=model, batch_size=args.batch_size)
+        index = _index_class().load(folder, model=model)
     except ValueError as exc:
         raise CliError(f"cannot load the index: {exc}") from exc
     hits = index.search(query, top_k=args.top_k, modality=args.modality, rerank_with=reranker, rerank_top_k=args.rerank_top_k)

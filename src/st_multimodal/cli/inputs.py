@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..resolvers import as_document
 from .common import CliError
 
-__all__ = ["Item", "Collected", "collect_inputs", "LIST_SUFFIXES", "is_media_file"]
+__all__ = ["Item", "Collected", "collect_inputs", "LIST_SUFFIXES", "is_media_file", "raise_for_missing_files"]
 
 LIST_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl", ".ndjson")
 _SNIFF_BYTES = 64
@@ -113,6 +112,8 @@ class _Collector:
                 self.out.notes.append(_note(source, type(exc).__name__, f"cannot read the file: {exc.strerror or exc}"))
                 continue
             if ok:
+                from ..resolvers import as_document
+
                 self.add(as_document(path) if what == "pdf" else path, source)  # a PDF: its pages, whatever its name
             else:
                 self.out.notes.append(_note(source, "NotMediaFile", f"skipped, not a media file: {what}"))
@@ -197,3 +198,29 @@ def collect_inputs(arguments: list[str], *, column: str | None = None, ids_from:
         else:
             collector.add(path if path.is_file() else argument, argument)
     return collector.out
+
+
+def raise_for_missing_files(collected: Collected) -> None:
+    """Raise the resolver's own error for the first input that names a local file that does not exist.
+
+    Run before the model loads under ``--on-error raise``, so a mistyped path is answered at once
+    (the same typed error, naming the input's position, that encoding would raise later).
+    """
+    from ..resolvers import resolve
+    from ..resolvers.strings import is_location
+    from ..sources.base import scheme_of
+    from ..types import ResolveContext
+
+    for index, item in enumerate(collected.items):
+        value = item.value
+        if getattr(value, "modality", "text") != "text" and isinstance(getattr(value, "value", None), str):
+            value = value.value  # --input-type image|audio|video: the string is a location
+        elif not (isinstance(value, str) and is_location(value)):
+            continue
+        if scheme_of(value) in (None, "file") and not value.startswith("data:") and not _local_exists(value):
+            resolve(item.value, ResolveContext(), index, materialize=False)  # raises FetchError: no such file
+
+
+def _local_exists(location: str) -> bool:
+    path = location[len("file://"):] if location.startswith("file://") else location
+    return os.path.exists(os.path.expanduser(path))

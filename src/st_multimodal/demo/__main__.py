@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         paths, metadata = _write_collection(Path(tmp), args.per_class)
         index = MultimodalIndex(model)
         index.add(paths, ids=[p.name for p in paths], metadata=metadata)
-        print(f"Indexed {len(index)} pictures from {tmp} with the demo model.")
+        print(f"Indexed {len(index)} pictures (drawn into a temporary folder) with the demo model.")
 
         calibration = calibration_set()
         index.calibrate(**calibration.kwargs())
