@@ -2,7 +2,7 @@
 
 This drawer paints with plain ``ImageDraw`` at other canvas sizes (72-128 px, the model's processor
 resizes them), without supersampling, with other colour values, equilateral triangles, other sizes and
-offsets, and off-white backgrounds. Each layout holds one picture of each of the 12 classes; the 12
+offsets, off-white backgrounds, and two layouts of outlines instead of fills. Each layout holds one picture of each of the 12 classes; the 12
 captions query them (text->image recall@1 per layout).
 """
 
@@ -17,31 +17,36 @@ from PIL import Image, ImageDraw
 from st_multimodal.demo import CLASSES, caption, demo_model
 
 PAINT = {"red": (205, 25, 35), "green": (25, 150, 70), "blue": (30, 60, 200), "yellow": (245, 215, 40)}
-# (canvas px, shape size as a share of the canvas, centre offset as a share of the canvas, background)
+# (canvas px, shape size as a share of the canvas, centre offset as a share of the canvas, background,
+#  outline width in px: 0 fills the shape)
 LAYOUTS = (
-    (72, 0.35, (0.2, -0.2), (255, 255, 255)),
-    (96, 0.5, (0.0, 0.0), (245, 245, 240)),
-    (96, 0.8, (0.05, -0.05), (255, 255, 255)),
-    (128, 0.45, (-0.22, 0.18), (250, 244, 228)),
-    (128, 0.65, (0.12, 0.1), (235, 240, 250)),
-    (80, 0.6, (-0.1, -0.15), (255, 255, 255)),
-    (112, 0.3, (0.24, 0.24), (240, 240, 240)),
-    (100, 0.88, (0.0, 0.02), (250, 250, 250)),
+    (72, 0.35, (0.2, -0.2), (255, 255, 255), 0),
+    (96, 0.5, (0.0, 0.0), (245, 245, 240), 0),
+    (96, 0.8, (0.05, -0.05), (255, 255, 255), 0),
+    (128, 0.45, (-0.22, 0.18), (250, 244, 228), 0),
+    (128, 0.65, (0.12, 0.1), (235, 240, 250), 0),
+    (80, 0.6, (-0.1, -0.15), (255, 255, 255), 0),
+    (112, 0.3, (0.24, 0.24), (240, 240, 240), 0),
+    (100, 0.88, (0.0, 0.02), (250, 250, 250), 0),
+    (90, 0.55, (0.15, 0.0), (255, 255, 255), 4),
+    (120, 0.7, (-0.08, 0.1), (245, 240, 235), 7),
 )
 
 
-def paint(shape: str, colour: str, canvas: int, share: float, offset: tuple[float, float], background) -> Image.Image:
+def paint(
+    shape: str, colour: str, canvas: int, share: float, offset: tuple[float, float], background, outline: int = 0
+) -> Image.Image:
     image = Image.new("RGB", (canvas, canvas), background)
     draw = ImageDraw.Draw(image)
     radius = share * canvas / 2
     cx, cy = canvas / 2 + offset[0] * canvas, canvas / 2 + offset[1] * canvas
-    fill = PAINT[colour]
+    style = {"fill": PAINT[colour]} if not outline else {"outline": PAINT[colour], "width": outline}
     if shape == "circle":
-        draw.pieslice((cx - radius, cy - radius, cx + radius, cy + radius), 0, 360, fill=fill)
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), **style)
     elif shape == "square":
-        draw.regular_polygon((cx, cy, radius * math.sqrt(2)), 4, rotation=0, fill=fill)
+        draw.regular_polygon((cx, cy, radius * math.sqrt(2)), 4, rotation=0, **style)
     else:  # equilateral, pointing up, its circumcircle inside the box
-        draw.regular_polygon((cx, cy + radius / 4, radius), 3, rotation=0, fill=fill)
+        draw.regular_polygon((cx, cy + radius / 4, radius), 3, rotation=0, **style)
     return image
 
 
@@ -51,8 +56,8 @@ def recalls() -> list[float]:
     captions = [caption(shape, colour) for shape, colour in CLASSES]
     text = model.encode(captions, convert_to_tensor=True)
     result = []
-    for canvas, share, offset, background in LAYOUTS:
-        pictures = [paint(shape, colour, canvas, share, offset, background) for shape, colour in CLASSES]
+    for canvas, share, offset, background, outline in LAYOUTS:
+        pictures = [paint(shape, colour, canvas, share, offset, background, outline) for shape, colour in CLASSES]
         images = model.encode(pictures, convert_to_tensor=True)
         best = model.similarity(text, images).argmax(dim=1)
         result.append(float((best == torch.arange(len(CLASSES))).float().mean()))

@@ -44,7 +44,7 @@ UNKNOWN_POOLS: dict[str, dict[str, tuple[str, ...]]] = {
 """Disjoint word pools (apart from the 12 classes' own colours and shapes, which both use in mixed texts)."""
 
 RESERVED_WORDS = frozenset(
-    "cat soup bread stock prices fell sharply today snowy mountains sunset orange pentagon reset password "
+    "cat soup bowl bread stock prices fell sharply today snowy mountains sunset orange pentagon reset password "
     "weather tomorrow coffee".split()
 )
 """Words in no pool: texts built from them are unseen by the demo model and its calibrator."""
