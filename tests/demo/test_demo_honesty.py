@@ -24,7 +24,10 @@ UNKNOWN_QUERIES = (
     "the weather tomorrow",
 )
 FUNCTION_WORDS = {"a", "an", "of", "at", "the", "how", "do", "i", "my", "photo"}  # "photo": a template word
-KNOWN_QUERIES = ("a red circle", "a blue triangle", "a yellow square", "a green circle")
+KNOWN_QUERIES = (
+    "a red circle", "a blue triangle", "a yellow square", "a green circle",
+    "a blue square on a white background", "a red circle drawn on white",  # wordings never trained on
+)
 
 
 def test_unknown_queries_use_no_word_seen_in_training_or_calibration():

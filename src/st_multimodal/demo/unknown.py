@@ -27,7 +27,7 @@ UNKNOWN_POOLS: dict[str, dict[str, tuple[str, ...]]] = {
         "noun": ("dog", "house", "car", "tree", "river", "computer", "bicycle", "flower", "chair", "horse",
                  "bottle", "guitar", "train", "apple", "city", "book", "phone", "shoe", "boat", "bird"),
         "adjective": ("old", "happy", "wooden", "fast", "quiet", "tall", "broken", "shiny"),
-        "other_colour": ("purple", "pink", "brown", "black", "grey", "white"),
+        "other_colour": ("purple", "pink", "brown", "black", "grey", "turquoise"),
         "other_shape": ("star", "hexagon", "heart", "cross", "arrow"),
         "verb": ("open", "paint", "clean", "drive", "find"),
         "place": ("garden", "street", "kitchen", "forest"),
@@ -41,7 +41,9 @@ UNKNOWN_POOLS: dict[str, dict[str, tuple[str, ...]]] = {
         "place": ("park", "office", "harbour"),
     },
 }
-"""Disjoint word pools (apart from the 12 classes' own colours and shapes, which both use in mixed texts)."""
+"""Disjoint word pools (apart from the 12 classes' own colours and shapes, which both use in mixed texts).
+
+No pool holds "white": the pictures are drawn on white, so "a red circle on white" describes them."""
 
 RESERVED_WORDS = frozenset(
     "cat soup bowl bread stock prices fell sharply today snowy mountains sunset orange pentagon reset password "
