@@ -152,10 +152,6 @@ def test_install_page_states_python_version_and_both_install_routes():
     assert "pip install -c constraints.txt -e ." in text and "python3 -m build --wheel" in text
 
 
-def test_readme_says_what_the_demo_model_knows():
-    assert "demo model knows only coloured shapes" in (ROOT / "README.md").read_text(encoding="utf-8")
-
-
 def test_missing_dependency_hint_names_the_package_not_a_published_name():
     from st_multimodal import MissingDependencyError
 
