@@ -109,3 +109,23 @@ class TestQuickAnswers:
         assert (report["code"], report["heavy"]) == (2, [])
         assert "--force" in stderr and (tmp_path / "out.npy").read_bytes() == b"keep me"
         assert cpu < CPU_LIMIT_S
+
+
+class TestInstallCommand:
+    """The README's install lines leave bytecode behind (a second start is quick), and CI runs the README's test line."""
+
+    ROOT = Path(__file__).resolve().parents[2]
+
+    def _readme_commands(self) -> list[str]:
+        text = (self.ROOT / "README.md").read_text(encoding="utf-8")
+        return [line for line in text.splitlines() if line.startswith("python3 -m venv .venv && ")]
+
+    def test_install_lines_compile_bytecode(self):
+        commands = self._readme_commands()
+        assert len(commands) >= 2  # the demo line and the test line (and the development one)
+        assert [c for c in commands if "--no-compile" in c] == []
+
+    def test_ci_runs_exactly_the_readme_test_command(self):
+        test_command = next(c for c in self._readme_commands() if "pytest" in c)
+        ci = [line for line in (self.ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.startswith("python3 ")]
+        assert ci == [test_command]

@@ -111,7 +111,8 @@ def refuse_overwrite(args: argparse.Namespace, *paths: Path) -> None:
 
 
 DEMO_MODEL = "demo"
-"""``--model demo``: the demo model bundled with the package (coloured shapes only; see ``st_multimodal.demo``)."""
+"""``--model demo``: the demo model bundled with the package (coloured shapes only; see ``st_multimodal.demo``).
+The same name as ``st_multimodal.loading.DEMO_MODEL``, repeated here because that module imports torch."""
 
 _PATH_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
 

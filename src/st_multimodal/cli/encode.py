@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import (EXIT_ENVIRONMENT, EXIT_OK, EXIT_SOME_FAILED, CliError, add_fetch_flags, add_model_flags,
-                     add_run_flags, load_model, plural, refuse_overwrite, say, warn, write_jsonl)
-from .inputs import Collected, collect_inputs, raise_for_missing_files
+                     add_run_flags, check_model_name, load_model, plural, refuse_overwrite, say, warn, write_jsonl)
+from .inputs import collect_inputs, raise_for_missing_files
 
 if TYPE_CHECKING:
     import numpy as np
@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.chunk_size < 1 or args.batch_size < 1:
         raise CliError("--chunk-size and --batch-size must be >= 1")
     refuse_overwrite(args, out, failures_path, *([ids_path] if out.suffix.lower() == ".npy" else []))
+    check_model_name(args.model)
     collected = collect_inputs(args.inputs, column=args.column, ids_from=args.ids_from, input_type=args.input_type)
     if args.on_error == "raise":
         raise_for_missing_files(collected)

@@ -91,6 +91,7 @@ def run_index(args: argparse.Namespace) -> int:
     failures_path = Path(args.failures) if args.failures else out.with_name(out.name + ".failures.jsonl")
     refuse_overwrite(args, out, failures_path)
     _replaceable(out)
+    check_model_name(args.model)
     collected = collect_inputs(args.inputs, column=args.column, ids_from=args.ids_from, input_type=args.input_type)
     duplicates = sorted(str(i) for i, n in Counter(item.id for item in collected.items).items() if n > 1)
     if duplicates:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .common import (EXIT_OK, add_fetch_flags, add_model_flags, add_run_flags, failure_record, load_model, plural,
-                     refuse_overwrite, say, write_jsonl)
+from .common import (EXIT_OK, add_fetch_flags, add_model_flags, add_run_flags, check_model_name, failure_record,
+                     load_model, plural, refuse_overwrite, say, write_jsonl)
 from .encode import add_input_flags, report_failures
 from .index import _add_query_flags, _query
 from .inputs import collect_inputs, raise_for_missing_files
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     failures_path = Path(args.failures or DEFAULT_FAILURES) if args.failures or args.on_error == "skip" else None
     if failures_path is not None:
         refuse_overwrite(args, failures_path)
+    check_model_name(args.model)
     collected = collect_inputs(args.inputs, column=args.column, ids_from=args.ids_from, input_type=args.input_type)
     query = _query(args)
     if args.on_error == "raise":
