@@ -8,7 +8,8 @@ from st_multimodal.demo import demo_model
 
 folder = make_pictures()
 # The examples' "web" is a server on 127.0.0.1; loopback must be allowed explicitly.
-model = demo_model(fetch_policy=FetchPolicy(allow_loopback=True))
+# With a real model (needs the hub): SentenceTransformer("Qwen/Qwen3-VL-Embedding-2B"), and real URLs.
+model = demo_model(fetch_policy=FetchPolicy(allow_loopback=True))  # offline: knows only coloured shapes
 
 with serve(folder) as base:
     img_embeddings = model.encode([

@@ -4,7 +4,8 @@ from _common import PICTURES, make_pictures
 from st_multimodal.demo import demo_model
 
 folder = make_pictures()
-model = demo_model()
+# With a real model (needs the hub): SentenceTransformer("Qwen/Qwen3-VL-Embedding-2B")
+model = demo_model()  # offline: the bundled demo model, which knows only coloured shapes
 
 query_emb = model.encode_query("a yellow circle")
 doc_emb = model.encode_document([folder / name for name in PICTURES])

@@ -7,7 +7,8 @@ from _common import make_pictures, serve, tiny_reranker_path
 from st_multimodal import CrossEncoder, FetchPolicy
 
 folder = make_pictures()
-model = CrossEncoder(tiny_reranker_path(), fetch_policy=FetchPolicy(allow_loopback=True))
+# With a real model (needs the hub): CrossEncoder("Qwen/Qwen3-VL-Reranker-2B")
+model = CrossEncoder(tiny_reranker_path(), fetch_policy=FetchPolicy(allow_loopback=True))  # offline stand-in
 
 with serve(folder) as base:
     scores = model.predict([

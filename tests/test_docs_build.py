@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,4 +40,8 @@ def test_strict_build(tmp_path):
     )
     warnings = [line for line in done.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     assert done.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(warnings or done.stderr.splitlines()[-20:])
-    assert (tmp_path / "site" / "api" / "index.html").is_file()
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    raw_roles = re.findall(r":(?:class|func|meth|data|mod|attr|exc|obj):", api)
+    assert not raw_roles, f"{len(raw_roles)} raw Sphinx roles in the rendered API reference"
+    assert 'href="#st_multimodal.SentenceTransformer"><code>' in api  # roles became cross-references
+    assert 'id="st_multimodal.demo_model_path"' in api

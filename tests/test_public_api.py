@@ -21,7 +21,7 @@ class TestPublicApi:
 
     def test_every_error_derives_from_the_base(self):
         errors = [getattr(st_multimodal, n) for n in st_multimodal.__all__ if n.endswith("Error") and n not in
-                  ("RegistryError", "DuplicateIdError", "ModelMismatchError",
+                  ("RegistryError", "DuplicateIdError", "ModelMismatchError", "WrongModelClassError",
                    "SelfCheckError", "EmbeddingDriftError", "IncompatibleReferenceError")]
         assert errors and all(issubclass(e, st_multimodal.MultimodalInputError) for e in errors)
 

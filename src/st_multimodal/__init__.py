@@ -31,6 +31,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ".decoders.base": ("DECODERS", "register_decoder"),
     ".types": ("Failure", "Provenance", "Resolved", "ResolveContext"),
     ".loading": ("load", "model_kind"),
+    ".model_class_check": ("WrongModelClassError",),
     ".models": ("CrossEncoder", "SentenceTransformer"),
     ".multivector": ("MultiVectorEncoder",),
     ".pipeline": ("DecodedCache", "EmbeddingCache"),
@@ -99,6 +100,7 @@ __all__ = [
     "AddResult",
     "DuplicateIdError",
     "ModelMismatchError",
+    "WrongModelClassError",
     "Calibrator",
     "ModalityCentering",
     "demo_model",
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # what type checkers and the API reference see
     from .decoders.base import DECODERS, register_decoder
     from .types import Failure, Provenance, Resolved, ResolveContext
     from .loading import load, model_kind
+    from .model_class_check import WrongModelClassError
     from .models import CrossEncoder, SentenceTransformer
     from .multivector import MultiVectorEncoder
     from .pipeline import DecodedCache, EmbeddingCache

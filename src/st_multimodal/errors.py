@@ -173,5 +173,5 @@ class MissingDependencyError(MultimodalInputError, ImportError):
         super().__init__(message, package=package, extra=extra, **kw)
 
     def _render(self) -> str:
-        hint = f"pip install 'sentence-transformers-multimodal[{self.extra}]'" if self.extra else f"pip install {self.package}"
+        hint = f"pip install {self.package}" + (f", or this package's [{self.extra}] extra" if self.extra else "")
         return f"{super()._render()}: install {self.package!r} ({hint})"

@@ -93,5 +93,5 @@ class TestEncodeDataset:
 
     def test_missing_datasets_names_the_extra(self, clip_model, monkeypatch):
         monkeypatch.setitem(sys.modules, "datasets", None)
-        with pytest.raises(MissingDependencyError, match=r"sentence-transformers-multimodal\[datasets\]"):
+        with pytest.raises(MissingDependencyError, match=r"\[datasets\] extra"):
             encode_dataset(clip_model, object(), "x")

@@ -21,7 +21,7 @@ def test_missing_ray_names_the_extra(monkeypatch):
     from st_multimodal.integrations.ray import encode_ray_dataset
 
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(MissingDependencyError, match=r"sentence-transformers-multimodal\[ray\]"):
+    with pytest.raises(MissingDependencyError, match=r"\[ray\] extra"):
         encode_ray_dataset(object(), "x", "model")
 
 

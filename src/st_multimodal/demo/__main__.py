@@ -3,9 +3,12 @@
 1. Loads the bundled demo model (a tiny CLIP-style model trained on coloured shapes by this library).
 2. Draws a held-out collection of pictures (sizes and positions never seen in training) and writes
    them to a folder, then indexes them by path in a ``MultimodalIndex``.
-3. Calibrates text-to-image scores on a separate set of pictures (in-batch positives and negatives).
-4. Runs text queries and prints the top results with raw similarity and calibrated probability,
-   and checks that every query's best hit is the picture it describes.
+3. Calibrates text-to-image scores on other held-out pictures (every caption against every picture)
+   and on texts the model cannot know, paired with pictures as non-matches.
+4. Runs text queries and prints the top results with raw similarity and calibrated probability (the
+   chance, at even odds, that the picture shows what the query says), and checks that every default
+   query's best hit is the picture it describes. A query whose every probability is under 0.5 is
+   reported as matching nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .. import MultimodalIndex
-    from . import demo_model, training_examples
+    from . import demo_model
+    from .calibration_set import calibration_set
 
     model = demo_model()
     with tempfile.TemporaryDirectory(prefix="st-mm-demo-") as tmp:
@@ -50,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         index.add(paths, ids=[p.name for p in paths], metadata=metadata)
         print(f"Indexed {len(index)} pictures (drawn into a temporary folder) with the demo model.")
 
-        calibration = [(ex.caption, ex.png()) for ex in training_examples(2, seed=7)]
-        index.calibrate(in_batch=calibration, groups=[caption for caption, _ in calibration])
-        print(f"Calibrated text->image scores on {len(calibration)} separate (caption, picture) pairs.\n")
+        calibration = calibration_set()
+        index.calibrate(**calibration.kwargs())
+        print(
+            f"Calibrated on {calibration.num_pairs} held-out (text, picture) pairs: captions against pictures "
+            f"not in this index, and {len(calibration.pairs) // 12} texts the model cannot know.\n"
+            "probability = the chance that the picture shows what the query says, at even odds; "
+            "under 0.5 means more likely not.\n"
+        )
 
         all_right = True
         for query in args.query or QUERIES:
@@ -63,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             best = hits[0].metadata["caption"]
             right = best == query
             all_right &= right or bool(args.query)
-            print(f"  best hit shows {best!r}: {'correct' if right else 'NOT the query'}\n")
+            if hits[0].probability < 0.5:
+                print("  no picture matches: every probability is under 0.5\n")
+            else:
+                print(f"  best hit shows {best!r}: {'correct' if right else 'NOT the query'}\n")
     if not args.query:
         print("All queries found the picture they describe." if all_right else "Some queries missed.")
     return 0 if all_right else 1

@@ -11,6 +11,7 @@ import inspect
 from typing import Any
 
 from ..loading import model_init_kwargs
+from ..model_class_check import check_model_class
 from ..model_fixes import apply_model_fixes
 from ..selfcheck.mixin import SelfCheckMixin, pop_self_check_kwarg
 from .mixin import MULTIMODAL_DEFAULTS, MultimodalMixin
@@ -34,6 +35,7 @@ class MultimodalModelMixin(SelfCheckMixin, MultiProcessMixin, MultimodalMixin):
         upstream = model_init_kwargs({**arguments, **{name: ours.pop(name) for name in _LOADING_KNOBS}})
         upstream = self._known_to(upstream_class, upstream)
         path = upstream.get("model_name_or_path")
+        check_model_class(type(self), path, upstream)  # a folder of another kind raises WrongModelClassError, before any weights
         args, upstream = self._upstream_init_arguments((), upstream)
         super(MultimodalModelMixin, self).__init__(*args, **upstream)
         self._setup_multimodal(**ours)
