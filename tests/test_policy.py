@@ -72,7 +72,7 @@ class TestFetchPolicyRefuses:
 
 def test_offline_turns_remote_fetching_off_and_nothing_else():
     offline = FetchPolicy.offline()
-    assert not offline.enabled
+    assert offline == FetchPolicy(enabled=False) and offline.enabled is False
     assert dataclasses.replace(offline, enabled=True) == FetchPolicy()
 
 
