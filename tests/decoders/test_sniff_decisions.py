@@ -103,6 +103,9 @@ class TestDescribePrefix:
     def test_empty(self):
         assert describe_prefix(b"") == "the content is empty (0 bytes)"
 
+    def test_markup_after_other_text_is_just_text(self):
+        assert describe_prefix(b"X<html>") == "it looks like text: 'X<html>'"  # only a BOM and whitespace are skipped
+
 
 UNKNOWN = b"\x00\x9f\x92\x96" * 8
 
