@@ -52,6 +52,14 @@ def _guarded_connect_ex(self, address):
 socket.socket.connect = _guarded_connect
 socket.socket.connect_ex = _guarded_connect_ex
 
+try:  # the mutation check (docs/contributing.md) reruns tests in one process: same examples every time
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("mutation", derandomize=True, database=None,
+                              suppress_health_check=[HealthCheck.differing_executors])
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+
 
 @pytest.fixture
 def connection_log():

@@ -7,17 +7,18 @@ import pytest
 
 pytest.importorskip("av")
 
-from st_multimodal.decoders import audio_from_array, decode_fetched
+from st_multimodal.decoders import audio_from_array
 from st_multimodal.errors import DecodeError, LimitExceededError
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import media
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.testing.decoding import decode_bytes
+from st_multimodal.types import ResolveContext
 
 CTX16 = ResolveContext(audio_sampling_rate=16000)
 
 
 def decode(data: bytes, ctx: ResolveContext = CTX16):
-    return decode_fetched(FetchedBytes(data, "test"), ctx)
+    return decode_bytes(data, ctx)
 
 
 class TestAudioDecoder:

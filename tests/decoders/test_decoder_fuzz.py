@@ -1,4 +1,5 @@
-"""Fuzzing decode_fetched: random and damaged bytes either decode or raise an st_multimodal error, quickly."""
+"""Fuzzing the production decode path (``resolve_fetched`` + ``materialize(prefer_tensor=True)``): random and
+damaged bytes either decode or raise an st_multimodal error, quickly."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from st_multimodal.decoders import decode_fetched
 from st_multimodal.errors import MultimodalInputError
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import media
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.testing.decoding import decode_bytes
+from st_multimodal.types import ResolveContext
 
 CTX = ResolveContext(
     audio_sampling_rate=16000,
@@ -44,10 +45,11 @@ def _hang_guard():
 
 def check(data: bytes, mime: str | None = None) -> None:
     try:
-        resolved = decode_fetched(FetchedBytes(data, "fuzz", mime=mime), CTX)
+        resolved = decode_bytes(data, CTX, source="fuzz", mime=mime)
     except MultimodalInputError:
         return
     assert resolved.modality in ("image", "audio", "video", ("audio", "video"))
+    assert resolved.loader is None and resolved.value is not None  # decoded, not left deferred
 
 
 @st.composite
@@ -61,7 +63,7 @@ def damaged(draw, seed: bytes) -> bytes:
     return bytes(data[:cut])
 
 
-class TestDecodeFetchedFuzz:
+class TestDecodeFuzz:
     @FUZZ
     @given(data=st.binary(max_size=2048), mime=st.sampled_from([None, "image/jpeg", "audio/wav", "video/mp4"]))
     def test_random_bytes(self, data, mime):

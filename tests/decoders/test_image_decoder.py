@@ -9,37 +9,54 @@ import pytest
 import torch
 from PIL import Image
 
-from st_multimodal.decoders import decode_fetched, image_from_array, normalize_image
+from st_multimodal.decoders import image_from_array, normalize_image
 from st_multimodal.decoders.image import apply_jpeg_draft, check_pixels, open_image
 from st_multimodal.errors import DecodeError, LimitExceededError
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import media
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.testing.decoding import decode_bytes, image_pixels
+from st_multimodal.types import ResolveContext
 
 CTX = ResolveContext()
 
 
-def decode(data: bytes, ctx: ResolveContext = CTX, **kw) -> Image.Image:
-    return decode_fetched(FetchedBytes(data, "test", **kw), ctx).value
+def decode(data: bytes, ctx: ResolveContext = CTX, **kw):
+    """The decoded image as ``encode`` gets it (a PIL image, or a CHW tensor for plain JPEGs)."""
+    return decode_bytes(data, ctx, **kw).value
 
 
-def pixels(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.int16)
+def pixels(img) -> np.ndarray:
+    return image_pixels(img)
+
+
+def size(img) -> tuple[int, int]:
+    return img.size if hasattr(img, "getpixel") else (img.shape[2], img.shape[1])
 
 
 class TestImageDecoder:
     @pytest.mark.parametrize(
-        "make, fmt",
-        [(media.jpeg_bytes, "jpeg"), (media.png_bytes, "png"), (media.png_rgba_bytes, "png"),
-         (media.png16_bytes, "png"), (media.cmyk_jpeg_bytes, "jpeg"), (media.gif_animated_bytes, "gif"),
-         (media.bmp_bytes, "bmp"), (media.tiff_bytes, "tiff"), (media.webp_bytes, "webp")],
+        "make, fmt, shows_test_picture",
+        [(media.jpeg_bytes, "jpeg", True), (media.png_bytes, "png", True), (media.png_rgba_bytes, "png", False),
+         (media.png16_bytes, "png", False), (media.cmyk_jpeg_bytes, "jpeg", True),
+         (media.gif_animated_bytes, "gif", False), (media.bmp_bytes, "bmp", True), (media.tiff_bytes, "tiff", True),
+         (media.webp_bytes, "webp", True)],
     )
-    def test_each_format_decodes_to_rgb(self, make, fmt):
-        resolved = decode_fetched(FetchedBytes(make(), "test"), CTX)
+    def test_each_format_decodes_to_rgb(self, make, fmt, shows_test_picture):
+        data = make()
+        resolved = decode_bytes(data, CTX)
+        width, height = Image.open(io.BytesIO(data)).size
         assert resolved.modality == "image"
-        assert resolved.value.mode == "RGB"
+        assert pixels(resolved.value).shape == (height, width, 3)
         assert resolved.provenance.mime == fmt
-        assert resolved.provenance.decoded_size == resolved.value.size
+        assert resolved.provenance.decoded_size == size(resolved.value) == (width, height)
+        if shows_test_picture:  # the picture itself, not just its shape
+            assert np.abs(pixels(resolved.value) - pixels(media.image())).mean() < 8
+
+    def test_plain_jpeg_takes_the_tensor_path_with_pillows_pixels(self):
+        data = media.jpeg_bytes()
+        fast = decode(data)
+        assert not hasattr(fast, "getpixel") and tuple(fast.shape) == (3, 48, 64)
+        assert np.array_equal(pixels(fast), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16))
 
     @pytest.mark.parametrize("make", [media.png_bytes, media.bmp_bytes, media.tiff_bytes, media.webp_bytes])
     def test_lossless_formats_are_exact(self, make):
@@ -66,7 +83,7 @@ class TestNormalizeImage:
     def test_every_form_of_one_jpeg_gives_the_same_pixels(self):
         data = media.jpeg_bytes()
         reference = pixels(decode(data))
-        as_uint8 = np.array(decode(data))
+        as_uint8 = reference.astype(np.uint8)
         forms = {
             "pil": normalize_image(Image.open(io.BytesIO(data))),
             "uint8": image_from_array(as_uint8),
@@ -80,7 +97,7 @@ class TestNormalizeImage:
     def test_exif_rotated_jpeg_decodes_upright(self):
         data, upright = media.exif_rotated_jpeg_bytes()
         decoded = decode(data)
-        assert decoded.size == (64, 48)
+        assert size(decoded) == (64, 48)
         assert np.array_equal(pixels(decoded), pixels(upright))
         assert np.abs(pixels(decoded) - pixels(media.image())).mean() < 6  # and not rotated the wrong way
 
@@ -169,9 +186,9 @@ class TestJpegDraft:
 
     def test_draft_is_opt_in_through_the_limits(self):
         data = media.jpeg_bytes(w=640, h=480)
-        assert decode(data).size == (640, 480)
+        assert size(decode(data)) == (640, 480)
         ctx = ResolveContext(limits=DecodeLimits(draft_jpeg=True), extras={"image_target_size": (300, 200)})
-        assert decode(data, ctx).size == (320, 240)
+        assert size(decode(data, ctx)) == (320, 240)
 
     def test_draft_leaves_other_formats_alone(self):
         img = open_image(media.png_bytes(w=640, h=480))

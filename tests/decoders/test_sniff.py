@@ -1,4 +1,4 @@
-"""Choosing a decoder (magic bytes, then MIME type, then extension) and the Resolved it produces."""
+"""Choosing a decoder (magic bytes, then MIME type, then extension) and the Resolved the production path produces."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import hashlib
 import pytest
 
 import st_multimodal.decoders as decoders
-from st_multimodal.decoders import DECODERS, choose_decoder, decode_fetched, describe_prefix, register_decoder
+from st_multimodal.decoders import DECODERS, choose_decoder, describe_prefix, register_decoder
 from st_multimodal.decoders.sniff import sniff_format
 from st_multimodal.errors import DecodeError
 from st_multimodal.testing import media
+from st_multimodal.testing.decoding import decode_bytes
 from st_multimodal.types import FetchedBytes, ResolveContext
 
 
@@ -94,22 +95,25 @@ class TestChooseDecoder:
 
         register_decoder("custom", Custom(), before="image")
         assert DECODERS.names()[:2] == ["custom", "image"]
-        resolved = decode_fetched(fetched(media.png_bytes()), ResolveContext())
+        resolved = decode_bytes(media.png_bytes(), ResolveContext(), source="test-source")
         assert resolved.value == "custom" and resolved.provenance.mime == "custom"
 
 
-class TestDecodeFetched:
+class TestProductionDecode:
+    """``resolve_fetched`` + ``materialize_located(prefer_tensor=True)``: what ``encode`` does with fetched bytes."""
+
     def test_provenance(self):
         data = media.jpeg_bytes()
-        resolved = decode_fetched(fetched(data), ResolveContext())
+        resolved = decode_bytes(data, ResolveContext(), source="test-source")
         p = resolved.provenance
         assert (p.source, p.num_bytes, p.decoded_size, p.mime) == ("test-source", len(data), (64, 48), "jpeg")
         assert p.content_hash == hashlib.sha256(data).hexdigest()
 
     def test_errors_name_the_source(self):
         with pytest.raises(DecodeError) as info:
-            decode_fetched(fetched(media.truncated_jpeg_bytes()), ResolveContext())
+            decode_bytes(media.truncated_jpeg_bytes(), ResolveContext(), source="test-source", index=3)
         assert info.value.source == "test-source" and "test-source" in str(info.value)
+        assert info.value.index == 3
 
     def test_unexpected_decoder_errors_become_decode_errors(self):
         class Broken:
@@ -122,8 +126,9 @@ class TestDecodeFetched:
                 raise KeyError("oops")
 
         register_decoder("broken", Broken(), before="image")
-        with pytest.raises(DecodeError, match="KeyError"):
-            decode_fetched(fetched(b"anything"), ResolveContext())
+        with pytest.raises(DecodeError, match="KeyError") as info:
+            decode_bytes(b"anything", ResolveContext(), source="test-source")
+        assert info.value.source == "test-source"
 
 
 class TestPublicApi:

@@ -7,17 +7,17 @@ import pytest
 
 pytest.importorskip("av")
 
-from st_multimodal.decoders import decode_fetched, video_from_frames
+from st_multimodal.decoders import video_from_frames
 from st_multimodal.decoders.video import sample_indices
 from st_multimodal.errors import LimitExceededError, UnsupportedInputError
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import media
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.testing.decoding import decode_bytes
+from st_multimodal.types import ResolveContext
 
 
 def decode(data: bytes, **limits):
-    return decode_fetched(FetchedBytes(data, "test"), ResolveContext(limits=DecodeLimits(**limits),
-                                                                     audio_sampling_rate=16000))
+    return decode_bytes(data, ResolveContext(limits=DecodeLimits(**limits), audio_sampling_rate=16000))
 
 
 def levels(array: np.ndarray) -> list[int]:
@@ -56,7 +56,9 @@ class TestVideoDecoder:
         meta = video["video_metadata"]
         assert meta["total_num_frames"] == 4 and meta["frames_indices"] == [0, 1, 2, 3]
         assert (meta["width"], meta["height"]) == (64, 48) and meta["duration"] == pytest.approx(2.0)
-        assert meta["fps"] == pytest.approx(5 * 3 / 9)  # index / fps is each frame's time in the source
+        # a model places delivered frame i at frames_indices[i] / fps seconds: the sampled source frames
+        # 0, 3, 6, 9 of this 5 fps clip were shown at 0.0, 0.6, 1.2 and 1.8 s
+        assert [i / meta["fps"] for i in meta["frames_indices"]] == pytest.approx([0.0, 0.6, 1.2, 1.8])
         assert resolved.provenance.decoded_size == (4, 48, 64)
 
     def test_sampled_by_fps(self):

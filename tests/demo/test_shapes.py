@@ -12,11 +12,26 @@ from st_multimodal.demo import shapes
 
 
 class TestRenderShape:
-    def test_same_arguments_same_pixels(self):
-        a = shapes.render_shape("triangle", "blue", 20, (30, 30), seed=3)
-        b = shapes.render_shape("triangle", "blue", 20, (30, 30), seed=3)
-        assert a.mode == "RGB" and a.size == (shapes.CANVAS, shapes.CANVAS)
-        assert np.array_equal(np.asarray(a), np.asarray(b))
+    @pytest.mark.parametrize("shape, area, centroid", [
+        ("circle", np.pi * 10**2, (30, 26)),
+        ("square", 20 * 20, (30, 26)),
+        ("triangle", 20 * 20 / 2, (30, 16 + 20 * 2 / 3)),  # apex up: the centroid is two thirds down
+    ])
+    def test_drawn_where_and_as_large_as_asked(self, shape, area, centroid):
+        img = shapes.render_shape(shape, "blue", 20, (30, 26), seed=3)
+        assert img.mode == "RGB" and img.size == (shapes.CANVAS, shapes.CANVAS)
+        red = np.asarray(img)[..., 0].astype(float)  # blue ink: the red channel has the most contrast with white
+        fill = red[26, 30]
+        coverage = (255 - red) / (255 - fill)  # 1 inside the shape, 0 on white, a fraction on the edge
+        assert coverage.sum() == pytest.approx(area, rel=0.03)
+        rows, cols = np.mgrid[0 : shapes.CANVAS, 0 : shapes.CANVAS] + 0.5  # pixel centres
+        got = ((coverage * cols).sum() / coverage.sum(), (coverage * rows).sum() / coverage.sum())
+        assert got == pytest.approx(centroid, abs=0.3)
+
+    def test_seed_jitters_the_colour_within_its_bound(self):
+        fills = {tuple(np.asarray(shapes.render_shape("square", "blue", 20, (32, 32), seed=s))[32, 32]) for s in range(8)}
+        assert len(fills) > 1
+        assert all(abs(int(c) - ref) <= shapes.COLOUR_JITTER for fill in fills for c, ref in zip(fill, shapes.COLOURS["blue"]))
 
     def test_shape_is_drawn_in_its_colour_on_white(self):
         img = np.asarray(shapes.render_shape("square", "red", 20, (32, 32), seed=0)).astype(int)

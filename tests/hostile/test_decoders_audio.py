@@ -10,18 +10,18 @@ import pytest
 
 pytest.importorskip("av")
 
-from st_multimodal.decoders import decode_fetched
+from st_multimodal.testing.decoding import decode_bytes
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import bombs, media
 from st_multimodal.testing.isolation import MB, run_isolated
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.types import ResolveContext
 
 MODEL = ResolveContext(audio_sampling_rate=16000, audio_max_seconds=30)
 CAP = 1_500 * MB
 
 
 def decoded_length(data: bytes, ctx: ResolveContext) -> int:
-    return int(decode_fetched(FetchedBytes(data, "upload"), ctx).value["array"].size)
+    return int(decode_bytes(data, ctx, source="upload").value["array"].size)
 
 
 class TestLongHighRateAudio:
@@ -60,7 +60,7 @@ class TestWindowFromTheStart:
 
     def test_same_samples_as_the_whole_decode(self):
         data = media.wav_bytes(3.0, 44100, 2)
-        start = decode_fetched(FetchedBytes(data, "a"), MODEL.replace(
-            audio_max_seconds=1, limits=DecodeLimits(audio_crop="start"))).value["array"]
-        whole = decode_fetched(FetchedBytes(data, "a"), ResolveContext(audio_sampling_rate=16000)).value["array"]
+        start = decode_bytes(data, MODEL.replace(
+            audio_max_seconds=1, limits=DecodeLimits(audio_crop="start")), source="a").value["array"]
+        whole = decode_bytes(data, ResolveContext(audio_sampling_rate=16000), source="a").value["array"]
         assert start.size == 16000 and (start == whole[:16000]).all()

@@ -19,9 +19,8 @@ import pytest
 pytest.importorskip("av")
 
 from st_multimodal import DecodeError, FetchPolicy, MultimodalInputError, ResolveContext, resolve
-from st_multimodal.decoders import decode_fetched
+from st_multimodal.testing.decoding import decode_bytes
 from st_multimodal.testing import bombs, media
-from st_multimodal.types import FetchedBytes
 
 CLOSED = ResolveContext(fetch_policy=FetchPolicy(enabled=False, allow_files=False), audio_sampling_rate=16000)
 
@@ -134,7 +133,7 @@ class TestOrdinaryMediaStillOpen:
     @pytest.mark.parametrize("make", [media.wav_bytes, media.flac_bytes, media.mp3_bytes, media.ogg_bytes,
                                       media.m4a_bytes, media.webm_audio_bytes])
     def test_audio_with_its_format_sniffed(self, make):
-        resolved = decode_fetched(FetchedBytes(make(), "upload", mime="audio/x-anything"), CLOSED)
+        resolved = decode_bytes(make(), CLOSED, source="upload", mime="audio/x-anything")
         assert resolved.modality == "audio" and resolved.value["array"].size > 15000
 
     def test_unsniffed_bytes_are_still_probed_within_the_closed_list(self):

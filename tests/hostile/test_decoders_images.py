@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from st_multimodal.decoders import decode_fetched, normalize_image
+from st_multimodal.decoders import normalize_image
+from st_multimodal.testing.decoding import decode_bytes as decode_input
 from st_multimodal.decoders import image_modes
 from st_multimodal.decoders.image import open_image
 from st_multimodal.decoders.image_modes import decode_bytes
@@ -20,7 +21,7 @@ from st_multimodal.errors import LimitExceededError
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import bombs, media
 from st_multimodal.testing.isolation import MB, run_isolated
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.types import ResolveContext
 
 HOSTILE = {
     "webp canvas, one 1x1 frame": lambda side: bombs.webp_canvas(side),
@@ -33,7 +34,7 @@ HOSTILE = {
 
 
 def decoded_size(data: bytes, limits: DecodeLimits) -> tuple[int, int]:
-    return decode_fetched(FetchedBytes(data, "upload"), ResolveContext(limits=limits)).value.size
+    return decode_input(data, ResolveContext(limits=limits), source="upload").value.size
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -106,7 +107,7 @@ class TestStrips:
 
 class TestSixteenBitTransparency:
     def test_grey16_trns_is_composited_onto_the_background(self):
-        img = decode_fetched(FetchedBytes(bombs.png_gray16_trns(8, 4), "i_trns.png"), ResolveContext()).value
+        img = decode_input(bombs.png_gray16_trns(8, 4), ResolveContext(), source="i_trns.png").value
         pixels = np.asarray(img)
         assert (pixels[:, :4] == 255).all()  # grey 0 is the tRNS key: transparent, so white
         assert (pixels[:, 4:] == 128).all()  # 0x8080 is opaque grey
@@ -114,6 +115,6 @@ class TestSixteenBitTransparency:
     def test_same_as_the_8_bit_file(self):
         eight = Image.fromarray(np.array([[0, 0, 128, 128]] * 2, np.uint8), mode="L")
         eight_png = _save(eight, transparency=0)
-        as8 = decode_fetched(FetchedBytes(eight_png, "8.png"), ResolveContext()).value
-        as16 = decode_fetched(FetchedBytes(bombs.png_gray16_trns(4, 2), "16.png"), ResolveContext()).value
+        as8 = decode_input(eight_png, ResolveContext(), source="8.png").value
+        as16 = decode_input(bombs.png_gray16_trns(4, 2), ResolveContext(), source="16.png").value
         assert np.array_equal(np.asarray(as8), np.asarray(as16))

@@ -7,15 +7,16 @@ import pytest
 
 pytest.importorskip("av")
 
-from st_multimodal.decoders import budget, decode_fetched, video
+from st_multimodal.decoders import budget, video
+from st_multimodal.testing.decoding import decode_bytes
 from st_multimodal.policy import DecodeLimits
 from st_multimodal.testing import bombs, media
 from st_multimodal.testing.isolation import MB, run_isolated
-from st_multimodal.types import FetchedBytes, ResolveContext
+from st_multimodal.types import ResolveContext
 
 
 def decode(data: bytes, **limits):
-    return decode_fetched(FetchedBytes(data, "clip"), ResolveContext(limits=DecodeLimits(**limits))).value
+    return decode_bytes(data, ResolveContext(limits=DecodeLimits(**limits)), source="clip").value
 
 
 def frames_decoded(data: bytes, monkeypatch, **limits) -> int:

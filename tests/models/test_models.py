@@ -113,9 +113,17 @@ class TestPrompts:
         document = qwen_embedder.encode_document("a red car")
         assert cosine(query, document)[0] < 0.9999
 
-    def test_query_on_images(self, qwen_embedder):
+    def test_document_prompt_is_applied_to_images(self, qwen_embedder, zoo_path):
+        from sentence_transformers import SentenceTransformer as UpstreamSentenceTransformer
+
         docs = qwen_embedder.encode_document(IMAGES)
-        assert docs.shape[0] == 3
+        assert docs.shape == (3, qwen_embedder.get_embedding_dimension())
+        with_prompt = qwen_embedder.encode(IMAGES, prompt=qwen_embedder.prompts["document"])
+        assert cosine(docs, with_prompt).min() >= 0.9999
+        assert cosine(docs, qwen_embedder.encode(IMAGES, prompt="Describe the picture.")).max() < 0.9999
+        assert cosine(docs, qwen_embedder.encode_query(IMAGES)).max() < 0.9999  # the document prompt, not the query one
+        upstream = UpstreamSentenceTransformer(str(zoo_path("qwen3vl-embedding")), device="cpu")
+        assert cosine(docs, upstream.encode_document(IMAGES)).min() >= 0.9999
 
 
 class TestSaveLoad:

@@ -54,10 +54,24 @@ class TestPipelineLoop:
         assert max_ahead < 500  # a bounded window, never the whole stream
 
     def test_consumer_stopping_early_stops_the_producer(self):
-        events = self._run(((i, i) for i in range(1_000_000)), batch_size=8)
+        pulled = 0
+
+        def generator():
+            nonlocal pulled
+            for i in range(1_000_000):
+                pulled += 1
+                yield i, i
+
+        threads_before = set(threading.enumerate())
+        events = self._run(generator(), batch_size=8)
         first = [next(events) for _ in range(10)]
-        events.close()
-        assert len(first) == 10
+        events.close()  # joins the producer; a producer that ignores the stop outlives the join
+        left_running = [t.name for t in set(threading.enumerate()) - threads_before if t.name.startswith("st-mm-")]
+        assert left_running == []  # producer and its worker pools are gone the moment close() returns
+        pulled_at_close = pulled
+        assert pulled_at_close < 1_000  # it read a bounded window ahead, never the stream
+        assert all(isinstance(row, Row) and row.value == f"out:{row.index}" for row in first)
+        assert pulled == pulled_at_close  # nothing reads the generator any more
 
     def test_prepare_failure_is_isolated_to_the_item(self):
         def prepare(batch):
@@ -180,16 +194,37 @@ class TestEmbeddingCache:
 
 
 class TestBucketing:
-    def test_text_is_length_sorted_in_a_window_media_emitted_per_batch(self):
+    def test_media_batches_leave_as_soon_as_they_are_full(self):
         from st_multimodal.pipeline import Bucketer
         from st_multimodal.pipeline.runner import is_text_key
 
-        bucketer = Bucketer(2, length_of=len, sort_window=3, sort_keys=is_text_key)
-        emitted = [b for i in range(2) for b in bucketer.add("image", i, f"img{i}")]
-        assert [b.indices for b in emitted] == [[0, 1]]  # a full image batch goes at once
-        texts = ["a", "bbbb", "cc", "dddddd", "e", "fff"]
-        emitted = [b for i, t in enumerate(texts) for b in bucketer.add("text", 10 + i, t)]
-        assert [b.values for b in emitted] == [["dddddd", "bbbb"], ["fff", "cc"], ["a", "e"]]
+        bucketer = Bucketer(4, length_of=len, sort_window=3, sort_keys=is_text_key)
+        emitted_after = [len(list(bucketer.add("image", i, f"img{i}"))) for i in range(8)]
+        assert emitted_after == [0, 0, 0, 1, 0, 0, 0, 1]  # decoded images are never held back to be sorted
+
+    def test_text_batches_pad_less_than_arrival_order_within_a_bounded_window(self):
+        from st_multimodal.pipeline import Bucketer
+        from st_multimodal.pipeline.runner import is_text_key
+
+        rng = np.random.default_rng(0)
+        texts = ["x" * int(n) for n in rng.integers(1, 200, size=96)]
+        batch_size, window = 4, 3
+        bucketer = Bucketer(batch_size, length_of=len, sort_window=window, sort_keys=is_text_key)
+        batches, most_held = [], 0
+        for i, text in enumerate(texts):
+            batches += bucketer.add(("text",), i, text)
+            most_held = max(most_held, i + 1 - sum(len(b) for b in batches))
+        batches += bucketer.flush()
+
+        def padded_tokens(groups):  # what the model computes: every row padded to its batch's longest
+            return sum(len(g) * max(len(t) for t in g) for g in groups)
+
+        assert sorted(i for b in batches for i in b.indices) == list(range(len(texts)))  # each text once
+        assert all(texts[i] == v for b in batches for i, v in zip(b.indices, b.values))
+        assert all(len(b) == batch_size for b in batches)
+        arrival = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        assert padded_tokens([b.values for b in batches]) < 0.85 * padded_tokens(arrival)
+        assert most_held < batch_size * window  # memory stays bounded: a window, never the stream
         assert is_text_key(("text", "text")) and not is_text_key(("image", "text"))
 
 

@@ -1,15 +1,16 @@
-"""Search backends: exact numpy search, faiss HNSW against it, the registry and "auto"."""
+"""Search backends: exact numpy search (always), faiss HNSW against it (where faiss is installed), the registry and "auto"."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from st_multimodal.retrieval import BACKENDS, ExactBackend, MultimodalIndex, register_backend
-from st_multimodal.retrieval.backends import make_backend
+import st_multimodal.retrieval.backends as backends
+from st_multimodal.retrieval import BACKENDS, ExactBackend, FaissBackend, MultimodalIndex, register_backend
+from st_multimodal.retrieval.backends import faiss_available, make_backend
 from st_multimodal.retrieval.centering import normalize
 
-faiss = pytest.importorskip("faiss")
+needs_faiss = pytest.mark.skipif(not faiss_available(), reason="faiss is not installed (pip install '.[ann]')")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ class TestExact:
         assert rows[0].tolist() == [1, 0] and scores[0].tolist() == [0.0, -5.0 if metric == "euclidean" else -7.0]
 
 
+@needs_faiss
 class TestFaiss:
     @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
     def test_same_top_k_as_exact(self, random_set, metric):
@@ -80,6 +82,25 @@ class TestFaiss:
 class TestRegistry:
     def test_auto_is_exact_for_small_sets(self, random_set):
         assert isinstance(make_backend("auto", random_set[0], "cosine"), ExactBackend)
+
+    @needs_faiss
+    def test_auto_is_faiss_for_large_sets(self, random_set, monkeypatch):
+        docs, queries = random_set
+        monkeypatch.setattr(backends, "AUTO_FAISS_MIN_SIZE", len(docs))  # "large" scaled down to this set
+        auto = make_backend("auto", docs, "cosine")
+        assert isinstance(auto, FaissBackend)
+        np.testing.assert_array_equal(auto.search(queries, 5)[1], ExactBackend(docs, "cosine").search(queries, 5)[1])
+        assert isinstance(make_backend("auto", docs[:-1], "cosine"), ExactBackend)  # one short of the threshold
+
+    def test_auto_is_exact_for_large_sets_without_faiss(self, random_set, monkeypatch):
+        import sys
+
+        monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss now fails, installed or not
+        monkeypatch.setattr(backends, "AUTO_FAISS_MIN_SIZE", 10)
+        assert not faiss_available()
+        assert isinstance(make_backend("auto", random_set[0], "cosine"), ExactBackend)
+        with pytest.raises(backends.MissingDependencyError, match="faiss"):
+            make_backend("faiss", random_set[0], "cosine")
 
     def test_unknown_backend(self, clip_model):
         with pytest.raises(ValueError, match="registered: exact, faiss"):

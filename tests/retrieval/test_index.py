@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -160,7 +162,11 @@ class TestSaveLoad:
         for query in (TEXTS[0], media.image(1)):
             assert loaded.search(query, top_k=7) == index.search(query, top_k=7)
         assert loaded.calibrator.to_dict() == index.calibrator.to_dict()
-        assert loaded.search(TEXTS[0])[0].probability is not None
+        hits = loaded.search(TEXTS[0], top_k=7)
+        probabilities = [h.probability for h in hits if h.modality == "text"]
+        assert len(probabilities) >= 2 and all(p is not None and 0 <= p <= 1 for p in probabilities)
+        assert probabilities == sorted(probabilities, reverse=True)  # calibration keeps the ranking
+        assert probabilities[0] > probabilities[-1]  # and tells the exact match from the rest
 
     def test_saved_string_inputs_allow_rerank_documents(self, clip_model, index, tmp_path):
         index.save(tmp_path / "idx")
@@ -190,6 +196,16 @@ class TestSaveLoad:
             index.save(tmp_path / "idx")
 
 
-def test_public_names_exported():
+def test_public_names_are_this_packages_and_documented():
+    from pathlib import Path
+
+    from st_multimodal.registry import Registry
+
+    docs = " ".join(p.read_text(encoding="utf-8") for p in (Path(__file__).resolve().parents[2] / "docs").glob("*.md"))
     for name in retrieval.__all__:
-        assert getattr(retrieval, name) is not None
+        obj = getattr(retrieval, name)
+        if isinstance(obj, Registry):
+            assert "exact" in obj.names(), name
+        else:
+            assert obj.__module__.startswith("st_multimodal.retrieval"), name
+        assert re.search(rf"\b{name}\b", docs), f"{name} is exported but no page of the docs mentions it"

@@ -20,7 +20,6 @@ def perturb(model, name: str, scale: float = 1.0, seed: int = 0) -> None:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         parameter.add_(torch.randn(parameter.shape, generator=generator) * parameter.detach().float().std() * scale)
-    model._fingerprint = None  # the fingerprint is cached; the weights just changed
 
 
 def edit_json(path: Path, edit) -> None:

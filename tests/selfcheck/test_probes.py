@@ -52,8 +52,29 @@ class TestProbeImage:
         assert {(220, 30, 30), (30, 40, 210), (40, 190, 60)} <= colours  # disc, square, triangle
         assert len(colours) > 1000  # and a gradient behind them
 
-    def test_same_bytes_every_call(self):
-        assert probe_image_array(224, 224).tobytes() == probe_image_array(224, 224).tobytes()
+
+
+class TestSameBytesInEveryProcess:
+    """Raw probe arrays against digests computed in another process (independent of ``content_sha256``)."""
+
+    @pytest.mark.parametrize(("make", "digest"), [
+        (lambda: probe_image_array(224, 224), "621f2f9ed6763e2eec98245ca1330a76d430919a0227213358fc1f8b5e645d3a"),
+        (lambda: probe_image_array(320, 192), "5e3eb9cbdf7edeece10b8ab26ff2870b59bafa3297200acadc3eefc30556d974"),
+        (lambda: probe_audio_array(16_000), "9047cbe510bd446e08eb8daafd78cd704cd27530d3978874e309744721f5d292"),
+        (lambda: probe_audio_array(48_000), "0bf1d9c65d6e64e598452ecb3c67cb6c7de09dd040d121cd46866f478dfdbd28"),
+        (lambda: probe_video_array(), "01f1b3910fb3edd6bb53fdfc47171484928b8e2b308eba2892613fc0995b6797"),
+    ])
+    def test_raw_bytes(self, make, digest):
+        assert hashlib.sha256(np.ascontiguousarray(make()).tobytes()).hexdigest() == digest
+
+    def test_the_probe_hash_follows_the_content(self):
+        from st_multimodal.selfcheck.probes import content_sha256
+
+        image = probe_image_array(224, 224)
+        changed = image.copy()
+        changed[0, 0, 0] ^= 1
+        assert content_sha256(image) != content_sha256(changed)
+        assert content_sha256("a red circle") != content_sha256("a red circle ")
 
 
 class TestProbeAudio:

@@ -57,9 +57,19 @@ def test_redirect(server):
 
 def test_custom_handler_and_send(server):
     server.routes["/custom"] = lambda h: server.send(h, 201, b"made", {"X-Test": "yes"})
+    server.routes["/plain"] = lambda h: send(h, 200, b"plain body")  # the module-level helper, same contract
     status, headers, body = get(server, "/custom")
-    assert (status, headers["X-Test"], body) == (201, "yes", b"made")
-    assert server.send is send
+    assert (status, headers["X-Test"], headers["Content-Length"], body) == (201, "yes", "4", b"made")
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:  # one kept-alive connection reads both answers back to back: each Content-Length is exact
+        answers = []
+        for path in ("/plain", "/custom"):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            answers.append((response.status, response.read()))
+    finally:
+        connection.close()
+    assert answers == [(200, b"plain body"), (201, b"made")]
 
 
 def test_request_log(server):

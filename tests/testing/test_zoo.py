@@ -194,9 +194,19 @@ class TestBuildClap:
         assert _cosine(*model.encode(TEXTS)) < 0.99
         assert _cosine(*model.encode([_tone(440), _noise()])) < 0.99
 
-    def test_short_clips_embed_reproducibly(self, encoders):
-        model = encoders["clap"]
-        np.testing.assert_array_equal(model.encode([_tone(440)]), model.encode([_tone(440)]))
+    def test_long_clips_are_cropped_to_their_centre_by_this_package(self, folders):
+        """The folder asks for ``rand_trunc`` (a random window per call); st_multimodal crops the centre first."""
+        import st_multimodal as stm
+
+        model = stm.SentenceTransformer(str(folders["clap"]), device="cpu")
+        rate, window = zoo.CLAP_SAMPLING_RATE, zoo.CLAP_MAX_LENGTH_S * zoo.CLAP_SAMPLING_RATE
+        t = np.arange(3 * window) / rate
+        sweep = np.sin(2 * np.pi * (200 + 300 * t) * t).astype(np.float32)  # every window sounds different
+        audio = lambda part: {"array": part, "sampling_rate": rate}  # noqa: E731
+        whole, centre, head = model.encode([audio(sweep), audio(sweep[window : 2 * window]), audio(sweep[:window])])
+        assert _cosine(whole, centre) > 0.9999
+        assert _cosine(whole, head) < 0.99  # which window is kept matters
+        np.testing.assert_allclose(model.encode([audio(sweep)])[0], whole, atol=1e-5)  # the same window every call
 
 
 # ------------------------------------------------------------------------------- Qwen3-VL embedding

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .arrays import audio_from_array, image_from_array, infer_image_layout
 from .base import DECODERS, Decoder, register_decoder
 from .image import apply_jpeg_draft, normalize_image
-from .sniff import choose_decoder, decode_fetched, describe_prefix, modality_of, sniff_format
+from .sniff import choose_decoder, describe_prefix, modality_of, sniff_format
 from .video import video_from_frames
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "Decoder",
     "register_decoder",
     "choose_decoder",
-    "decode_fetched",
     "sniff_format",
     "describe_prefix",
     "modality_of",

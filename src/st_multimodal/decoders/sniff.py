@@ -8,17 +8,16 @@ Matroska/WebM always goes to the video decoder, which hands audio-only files to 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 from urllib.parse import urlparse
 
-from ..errors import DecodeError, MultimodalInputError, UnsupportedInputError
-from ..types import FetchedBytes, Provenance, Resolved, ResolveContext
+from ..errors import DecodeError, UnsupportedInputError
+from ..types import FetchedBytes
 from .base import DECODERS, SNIFF_BYTES, Decoder
 from .pillow_formats import pillow_format
 
-__all__ = ["choose_decoder", "decode_fetched", "sniff_format", "common_image_format", "describe_prefix", "extension_of",
+__all__ = ["choose_decoder", "sniff_format", "common_image_format", "describe_prefix", "extension_of",
            "modality_of", "is_pdf", "PDF_MAGIC"]
 
 PDF_MAGIC = b"%PDF-"
@@ -251,24 +250,3 @@ def modality_of(value: Any, default: str) -> str | tuple[str, ...]:
             return "video"
         return tuple(sorted(value))
     return "image" if hasattr(value, "getpixel") else default
-
-
-def decode_fetched(fetched: FetchedBytes, ctx: ResolveContext) -> Resolved:
-    """Decode fetched bytes into a Resolved input; every failure is a MultimodalInputError naming the source."""
-    try:
-        decoder = choose_decoder(fetched)
-        value, size, format_name = decoder.decode(fetched, ctx)
-    except MultimodalInputError as exc:
-        raise exc.at(source=fetched.source)
-    except Exception as exc:  # a decoder bug or an unexpected library error: keep it typed
-        if isinstance(exc, (MemoryError, RecursionError)) and not type(exc).__module__.startswith("av."):
-            raise
-        raise DecodeError(f"decoding failed: {type(exc).__name__}: {exc}", source=fetched.source) from exc
-    provenance = Provenance(
-        source=fetched.source,
-        content_hash=hashlib.sha256(fetched.data).hexdigest(),
-        num_bytes=len(fetched.data),
-        decoded_size=tuple(int(s) for s in size),
-        mime=format_name,
-    )
-    return Resolved(modality=modality_of(value, decoder.modality), value=value, provenance=provenance)

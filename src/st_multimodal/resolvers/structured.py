@@ -169,7 +169,7 @@ class TorchcodecResolver:
 
     def resolve(self, value: Any, ctx: ResolveContext) -> Resolved | None:
         kind = type(value).__name__
-        if not type(value).__module__.startswith("torchcodec") and not getattr(value, "_st_multimodal_torchcodec", False):
+        if not type(value).__module__.startswith("torchcodec"):
             return None
         source = describe_source(value)
         if kind == "AudioDecoder":
