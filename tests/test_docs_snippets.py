@@ -46,6 +46,9 @@ NOT_RUN = {
     "benchmarks.md": "benchmark commands run for minutes; their scripts have their own tests",
     "security.md": "not yet converted to offline blocks",
     "input-forms.md": "not yet converted to offline blocks",
+    "differences.md": "holds no code blocks",
+    "architecture.md": "a description of the pipeline; its only block is a diagram",
+    "contributing.md": "the mutation check runs for many minutes; it is not part of the test suite",
 }
 """Pages whose blocks are not run here, and why."""
 

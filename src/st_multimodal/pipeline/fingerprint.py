@@ -24,19 +24,34 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     if processor is not None:
         digest.update(_processor_settings(processor).encode())
     for name, tensor in model.state_dict().items():
-        data = tensor.detach().float()
-        flat = data.flatten()
+        bits = _bit_patterns(tensor)
         summary = (
             name,
             tuple(tensor.shape),
             str(tensor.dtype),
-            float(data.sum()),
-            float(data.abs().sum()),
-            flat[:8].tolist(),
-            flat[-8:].tolist(),
+            int(bits.sum(dtype=torch.int64)),
+            int(bits[1::3].sum(dtype=torch.int64)),
+            bits[:8].tolist(),
+            bits[-8:].tolist(),
         )
         digest.update(repr(summary).encode())
     return digest.hexdigest()
+
+
+_SIGNED_OF_SIZE = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _bit_patterns(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor's elements as signed integers of the same width, flattened (no copy for contiguous tensors).
+
+    Integer sums do not depend on the order of addition, so the fingerprint is the same whatever the number of
+    torch threads (float sums differ in their last bits between 1 and 2 threads)."""
+    data = tensor.detach().contiguous()
+    if data.is_complex():
+        data = torch.view_as_real(data)
+    if data.dtype == torch.bool:
+        data = data.to(torch.uint8)
+    return data.flatten().view(_SIGNED_OF_SIZE[data.element_size()])
 
 
 def _processor_settings(processor: Any) -> str:
