@@ -138,6 +138,31 @@ def min_cosine(a, b) -> float:
     return float(cos.min())
 
 
+# ---------------------------------------------------------------------------------- thread plans
+THREAD_DECISIONS: list = []
+"""The forward-thread decision of every pipeline run of ours (see st_multimodal.pipeline.threads)."""
+
+
+def _record_thread_decisions() -> None:
+    from st_multimodal.pipeline.threads import ForwardThreadPlan
+
+    finish = ForwardThreadPlan.finish
+
+    def recording_finish(self):
+        THREAD_DECISIONS.append(self.decision)
+        return finish(self)
+
+    ForwardThreadPlan.finish = recording_finish
+
+
+def thread_note(decisions: list) -> str:
+    """The threads the last timed calls of ours chose, e.g. ``forward threads 1 (preprocessing-bound ...)``."""
+    if not decisions:
+        return ""
+    last = decisions[-1]
+    return f"forward threads {last.chosen} of {last.full}: {last.reason}"
+
+
 # ------------------------------------------------------------------------------------------ models
 def _to_numpy(x) -> np.ndarray:
     return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -275,8 +300,10 @@ def scenario_images(env: Env, kind: str, n: int, label: str) -> Row:
         env.args.repeats, env.device,
     )
     cos = min_cosine(t["ours"].result, t["upstream"].result)
+    note = thread_note(THREAD_DECISIONS)
     ceil = ceiling(env, kind, paths)
-    return Row(label, n, "images", t["ours"], t["upstream"], ceil, check=f"min cos {cos:.6f}", extra={"min_cos": cos})
+    return Row(label, n, "images", t["ours"], t["upstream"], ceil, check=f"min cos {cos:.6f}", note=note,
+               extra={"min_cos": cos})
 
 
 def scenario_images_one_thread(env: Env) -> Row:
@@ -747,6 +774,7 @@ def main(argv=None) -> None:
 
         hf_logging.disable_progress_bar()
 
+    _record_thread_decisions()
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     if args.stream and "stream" not in wanted:
         wanted.append("stream")
