@@ -13,7 +13,8 @@ a fresh child process, so its peak RSS (the kernel's VmHWM) is its own:
 - inputs/s: ``--n`` inputs (640x480 JPEGs; 10 s 44.1 kHz stereo FLAC for CLAP; (text, image) pairs for the
   reranker), best of ``--repeats`` rounds, each round new content;
 - ceiling: the same inputs preprocessed beforehand (untimed), then only the model's forward pass timed;
-- peak RSS against the weights' size plus one batch of features.
+- peak RSS (VmHWM), and what the model and the run added above the RSS right after the imports,
+  against the weights' size in the chosen dtype plus one batch of features.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 KINDS = ("clap-htsat-unfused", "clip-vit-l-14-336", "siglip-so400m-384", "qwen3vl-2b-embedding", "qwen3vl-2b-reranker")
 
 
-def _vm_hwm() -> int:
+def _status(field: str) -> int:
+    """A size from /proc/self/status in bytes (``VmHWM``: peak RSS so far, ``VmRSS``: RSS now)."""
     with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmHWM:"))
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith(f"{field}:"))
 
 
 def _inputs(kind: str, data_dir: str, n: int, round_: int) -> list:
@@ -70,6 +72,8 @@ def child(args) -> None:
     weights += sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(folder) for f in fs
                    if f.endswith(".safetensors") and r != str(folder))
     cross = kind.endswith("reranker")
+    _inputs(kind, args.data_dir, 1, 900)  # imports the media helpers before the baseline
+    baseline = _status("VmRSS")  # interpreter + torch + transformers + sentence-transformers, no model yet
     cls = stm.CrossEncoder if cross else stm.SentenceTransformer
     start = time.perf_counter()
     model = cls(str(folder), device="cpu", dtype=dtype)
@@ -118,7 +122,7 @@ def child(args) -> None:
     print("RESULT " + json.dumps({
         "kind": kind, "dtype": dtype, "n": args.n, "load_s": load_s, "first_s": first_s, "best_s": min(times),
         "ceiling_s": min(ceiling) if ceiling else None, "weights_bytes": weights, "batch_feature_bytes": feature_bytes,
-        "peak_rss": _vm_hwm(), "torch_threads": torch.get_num_threads(),
+        "peak_rss": _status("VmHWM"), "baseline_rss": baseline, "torch_threads": torch.get_num_threads(),
     }), flush=True)
 
 
@@ -141,7 +145,7 @@ def main(argv=None) -> None:
         return
     results = []
     print("| model | dtype | load s | first input s | inputs/s | ceiling /s | ours/ceiling | peak RSS GB | "
-          "weights GB | RSS / (weights + batch) |")
+          "weights GB (file, float32) | (peak - baseline RSS) / (weights in dtype + batch) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for kind in [k for k in args.kinds.split(",") if k]:
         for dtype in [d for d in args.dtypes.split(",") if d]:
@@ -158,7 +162,8 @@ def main(argv=None) -> None:
             rate = r["n"] / r["best_s"]
             ceil = r["n"] / r["ceiling_s"] if r["ceiling_s"] else float("nan")
             gb = 1e9
-            ratio = r["peak_rss"] / (r["weights_bytes"] * (0.5 if dtype == "bfloat16" else 1) + r["batch_feature_bytes"])
+            model_bytes = r["weights_bytes"] * (0.5 if dtype == "bfloat16" else 1)
+            ratio = (r["peak_rss"] - r["baseline_rss"]) / (model_bytes + r["batch_feature_bytes"])
             print(f"| {kind} | {dtype} | {r['load_s']:.1f} | {r['first_s']:.2f} | {rate:.2f} | {ceil:.2f} | "
                   f"{rate / ceil:.2f} | {r['peak_rss'] / gb:.2f} | {r['weights_bytes'] / gb:.2f} | {ratio:.2f} |",
                   flush=True)
