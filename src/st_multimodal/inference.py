@@ -16,7 +16,7 @@ from .loading import model_init_kwargs
 from .model_fixes import apply_model_fixes
 from .pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
 from .pipeline.cache_prepass import answer_from_cache
-from .pipeline.device import features_to_device, pin_features
+from .pipeline.device import features_to_device, floating_dtype, pin_features
 from .pipeline.fingerprint import state_token
 from .pipeline.preresize import ImagePreResizer
 from .policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
@@ -258,7 +258,7 @@ class MultimodalMixin:
             return self._prepare_features(batch.values, device, prompt, kwargs)
 
         def forward(batch, features):
-            features = features_to_device(features, device)
+            features = features_to_device(features, device, floating_dtype(self))
             out = self(features, **kwargs)
             return rows_of(out, batch)
 
