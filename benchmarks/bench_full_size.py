@@ -61,7 +61,7 @@ def child(args) -> None:
     import transformers
 
     import st_multimodal as stm
-    from st_multimodal.pipeline.device import features_to_device  # noqa: F401 - same import cost as the library
+    from st_multimodal.pipeline.device import features_to_device, floating_dtype
     from st_multimodal.testing import zoo
     from st_multimodal.upstream import upstream_value
 
@@ -107,7 +107,9 @@ def child(args) -> None:
     values = [(q, value_of(d)) for q, d in items] if cross else [value_of(x) for x in items]
     ceiling, feature_bytes = [], 0
     try:
-        batches = [model.preprocess(values[i:i + bs]) for i in range(0, len(values), bs)]
+        dtype_of_model = floating_dtype(model)  # features in the model's dtype, as the pipeline hands them over
+        batches = [features_to_device(model.preprocess(values[i:i + bs]), torch.device("cpu"), dtype_of_model)
+                   for i in range(0, len(values), bs)]
         feature_bytes = max(sum(v.numel() * v.element_size() for v in b.values() if isinstance(v, torch.Tensor))
                             for b in batches)
         with torch.inference_mode():

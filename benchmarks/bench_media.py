@@ -12,7 +12,8 @@
 
 The decode-only ceiling is our decoders alone (every input resolved and decoded, on as many threads as the
 pipeline's decode workers, nothing else): the pipeline cannot beat it. Upstream is run on the same inputs
-where it can; if it cannot (it needs torchcodec for audio and video files), the row says so. Every timed
+(it decodes audio and video files with torchcodec; without torchcodec it cannot, and the row says why;
+long videos: two files, scaled to the row's count). Every timed
 round uses files of new content; the files are generated once with PyAV and kept in ``--data-dir``.
 """
 
