@@ -12,6 +12,7 @@ Run from the repository root (offline; nothing is downloaded)::
 Scenarios (batch size 32 unless ``--batch-size``):
 
   a   local 640x480 JPEGs by path, tiny random CLIP: preprocessing-bound
+  a0  (a) with ours' per-call forward-thread plan switched off (CPU only): what the plan adds
   b   the same, ViT-B/32-sized random CLIP (or ``--model-size PATH``): compute-bound, fewer images
   c   .jpg URLs from a threaded 127.0.0.1 server that answers 50 ms late; ours with FetchPolicy(allow_loopback=True)
   d   (a) with the persistent embedding cache (``cache_dir=``): first pass (writes) and second pass (hits)
@@ -55,7 +56,7 @@ import torch  # noqa: E402
 
 from _servers import SlowImageServer, make_jpegs  # noqa: E402
 
-ALL = ("a", "a1", "b", "c", "d", "e", "f")
+ALL = ("a", "a0", "a1", "b", "c", "d", "e", "f")
 WARM = 999
 """Corpus seed of the warm-up rounds (timed round ``r`` uses seed ``r``)."""
 
@@ -320,6 +321,31 @@ def scenario_images_one_thread(env: Env) -> Row:
     cos = min_cosine(t["ours"].result, t["upstream"].result)
     return Row("a1: (a) with torch.set_num_threads(1) for both", n, "images", t["ours"], t["upstream"], ceil,
                check=f"min cos {cos:.6f}", extra={"min_cos": cos})
+
+
+def scenario_images_plan_off(env: Env) -> Row:
+    """(a) again with ours' per-call thread plan switched off (torch's default threads throughout): what the plan adds."""
+    from st_multimodal.pipeline.threads import ForwardThreadPlan
+
+    start = ForwardThreadPlan.start
+
+    def start_off(self):
+        start(self)
+        if self._owns_lock:
+            self._owns_lock = False
+            import st_multimodal.pipeline.threads as threads
+
+            threads._ADAPTING.release()
+        self._active = False
+        self.decision.reason = "plan off (benchmark)"
+
+    ForwardThreadPlan.start = start_off
+    try:
+        n = env.args.n_images
+        row = scenario_images(env, "small", n, "a0: (a) with ours' thread plan off")
+    finally:
+        ForwardThreadPlan.start = start
+    return row
 
 
 def scenario_urls(env: Env) -> Row:
@@ -696,7 +722,7 @@ def verdicts(rows: dict[str, Row | list[Row]]) -> list[str]:
     if "stream" in rows:
         peak = rows["stream"].extra["peak_rss"] / 1e9
         say(peak < 1.5, f"(stream) peak RSS {peak:.2f} GB (target < 1.5 GB)")
-    compared = [(key, r) for key, value in rows.items() if key not in ("a1", "stream")
+    compared = [(key, r) for key, value in rows.items() if key not in ("a0", "a1", "stream")
                 for r in (value if isinstance(value, list) else [value]) if r.upstream is not None and r.upstream.times]
     if compared:
         slow = [f"{r.scenario.split(':')[0]} {r.rate(r.ours) / r.rate(r.upstream):.2f}x" for _, r in compared
@@ -803,6 +829,7 @@ def main(argv=None) -> None:
     size_b = args.model_size if not os.path.isdir(args.model_size) else os.path.basename(args.model_size.rstrip("/"))
     run("a", lambda: scenario_images(env, "small", args.n_images, f"a: {args.n_images} local JPEGs (tiny CLIP)"))
     if args.device == "cpu":
+        run("a0", lambda: scenario_images_plan_off(env))
         run("a1", lambda: scenario_images_one_thread(env))
     run("b", lambda: scenario_images(env, "large", args.n_images_b, f"b: {args.n_images_b} local JPEGs ({size_b} CLIP)"))
     env.drop("large")
