@@ -1,9 +1,13 @@
 """GPU throughput: this library vs upstream vs the forward-only ceiling, on one CUDA device, in one run.
 
-    HF_HUB_OFFLINE=1 python benchmarks/bench_gpu.py --n-images 2048 --batch-size 256
+    HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/bench_gpu.py                  # both models, workers 1/4/8/16
+    HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/bench_gpu.py --models tiny --n-images 64 --device cpu  # smoke test
 
-A ViT-B/32-sized CLIP with random weights (built offline by ``st_multimodal.testing.zoo``) embeds
-640x480 JPEGs read from local paths. The ceiling is the model's forward pass alone on batches
+A ViT-B/32-sized CLIP and a Qwen3-VL-2B-sized embedder with random weights (built offline by
+``st_multimodal.testing.zoo``), in bfloat16, embed 640x480 JPEGs read from local paths, with 1, 4, 8 and
+16 decode workers. First, a sample is decoded with nvJPEG and with the CPU: the GPU decode is only
+eligible when every image agrees with the CPU decode to a cosine of 0.9999, and is chosen only when it
+is faster than the CPU workers (``st_multimodal.pipeline.gpu_jpeg``). The ceiling is the model's forward pass alone on batches
 preprocessed beforehand (already on the GPU); the pipelined loop has to fetch, decode, preprocess and
 copy while the GPU works. Prints images/s and ratios; timings use ``torch.cuda.synchronize``.
 """
@@ -81,12 +85,33 @@ def ceiling(model, paths: list[Path], batch_size: int, repeats: int) -> float:
     return len(paths) / timed(run, repeats)
 
 
+def gpu_jpeg_row(paths: list[Path], workers: int) -> str:
+    """Decode a sample both ways and report which decoder the automatic choice takes, and why."""
+    from st_multimodal.pipeline.gpu_jpeg import choose_jpeg_decoder, cpu_jpeg_decoder, cuda_jpeg_decoder
+
+    sample = [p.read_bytes() for p in paths[:256]]
+    gpu = cuda_jpeg_decoder() if DEVICE.startswith("cuda") else None
+    choice = choose_jpeg_decoder(sample, gpu=gpu, cpu=cpu_jpeg_decoder(), decode_workers=workers)
+    cos = "-" if choice.min_cosine is None else f"{choice.min_cosine:.6f}"
+    return f"GPU JPEG decode (nvJPEG) vs {workers} CPU workers: {'GPU' if choice.use_gpu else 'CPU'} chosen; min cosine {cos}; {choice.reason}"
+
+
+def model_folder(kind: str, root: Path) -> Path:
+    from st_multimodal.testing import zoo
+
+    return zoo.cached_model({"vit-b-32": "clip-vit-b-32", "tiny": "clip"}.get(kind, kind), root=root / "zoo")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-images", type=int, default=2048)
+    parser.add_argument("--n-images-large", type=int, default=256, help="images for the Qwen3-VL-2B-sized model")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size-large", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--size", default="vit-b-32", help="zoo CLIP size: vit-b-32 (default) or tiny")
+    parser.add_argument("--models", default="vit-b-32,qwen3vl-2b-embedding",
+                        help="comma-separated: vit-b-32, tiny, qwen3vl-2b-embedding")
+    parser.add_argument("--workers", default="1,4,8,16", help="decode_workers to sweep")
     parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to smoke-test the script")
     args = parser.parse_args()
     global DEVICE
@@ -96,47 +121,48 @@ def main() -> None:
     import transformers
 
     import st_multimodal as stm
-    from st_multimodal.testing.zoo import build_clip
 
+    transformers.logging.set_verbosity_error()
     name = torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu"
     print(f"device: {name}  cpus: {os.cpu_count()}  torch {torch.__version__}  "
           f"transformers {transformers.__version__}  sentence-transformers {sentence_transformers.__version__}  "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}", flush=True)
     root = Path(tempfile.gettempdir()) / "st_mm_gpu_bench"
-    paths = make_jpegs(root / "images", args.n_images)
-    model_path = root / f"clip-{args.size}"
-    if not model_path.exists():
-        build_clip(model_path, size=args.size)
+    all_paths = make_jpegs(root / "images", args.n_images)
     dtype = torch.bfloat16 if DEVICE.startswith("cuda") else torch.float32
-    n, bs, reps = len(paths), args.batch_size, args.repeats
-    print(f"{n} JPEGs 640x480 from local paths, CLIP {args.size} (random weights), {dtype}, batch {bs}, best of {reps}\n")
-
-    ours = stm.SentenceTransformer(str(model_path), device=DEVICE)
-    assert next(ours.parameters()).dtype == dtype
-    top = ceiling(ours, paths, bs, reps)
-    print(f"forward-only ceiling            {top:9.1f} images/s")
-
-    upstream = sentence_transformers.SentenceTransformer(str(model_path), device=DEVICE, model_kwargs={"dtype": dtype})
-    up = n / timed(lambda: upstream.encode([str(p) for p in paths], batch_size=bs), reps)
-    print(f"upstream encode(paths)          {up:9.1f} images/s   {up / top:5.2f}x ceiling")
-
-    reference = None
-    for label, kwargs, limits in [
-        ("ours, defaults (GPU preprocessing)", {}, None),
-        ("ours, CPU preprocessing", {"gpu_preprocessing": False}, None),
-        ("ours, CPU preprocessing, 4 preprocess workers", {"gpu_preprocessing": False, "preprocess_workers": 4}, None),
-        ("ours, 32 decode workers", {"decode_workers": 32}, None),
-        ("ours, 32 decode workers, 4 preprocess", {"decode_workers": 32, "preprocess_workers": 4}, None),
-        ("ours, draft JPEG (opt-in)", {}, stm.DecodeLimits(draft_jpeg=True)),
-    ]:
-        model = stm.SentenceTransformer(str(model_path), device=DEVICE, **kwargs)
-        rate = n / timed(lambda: model.encode(paths, batch_size=bs, limits=limits), reps)
-        emb = model.encode(paths[:256], batch_size=bs, limits=limits)
-        reference = emb if reference is None else reference
-        cos = float(((emb * reference).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(reference, axis=1)).min())
-        print(f"{label:32}{rate:9.1f} images/s   {rate / top:5.2f}x ceiling   {rate / up:5.2f}x upstream   min cos vs defaults {cos:.5f}")
-        if DEVICE.startswith("cuda"):
-            torch.cuda.empty_cache()
+    workers = [int(w) for w in args.workers.split(",") if w]
+    print(gpu_jpeg_row(all_paths, max(workers)), flush=True)
+    for kind in [m for m in args.models.split(",") if m]:
+        large = kind.startswith("qwen")
+        paths = all_paths[: args.n_images_large if large else args.n_images]
+        n, bs, reps = len(paths), (args.batch_size_large if large else args.batch_size), args.repeats
+        folder = model_folder(kind, root)
+        print(f"\n== {kind}: {n} JPEGs 640x480 from local paths, random weights, {dtype}, batch {bs}, best of {reps} ==",
+              flush=True)
+        ours = stm.SentenceTransformer(str(folder), device=DEVICE, dtype="bfloat16" if dtype == torch.bfloat16 else "float32")
+        top = ceiling(ours, paths, bs, reps)
+        print(f"forward-only ceiling                      {top:9.1f} images/s", flush=True)
+        upstream = sentence_transformers.SentenceTransformer(str(folder), device=DEVICE, model_kwargs={"dtype": dtype})
+        up = n / timed(lambda: upstream.encode([str(p) for p in paths], batch_size=bs), reps)
+        print(f"upstream encode(paths)                    {up:9.1f} images/s   {up / top:5.2f}x ceiling", flush=True)
+        del upstream
+        reference = None
+        configs = [(f"ours, decode_workers={w}", {"decode_workers": w}) for w in workers]
+        if not large:
+            configs.append(("ours, CPU preprocessing", {"gpu_preprocessing": False}))
+        for label, kwargs in configs:
+            model = stm.SentenceTransformer(str(folder), device=DEVICE,
+                                            dtype="bfloat16" if dtype == torch.bfloat16 else "float32", **kwargs)
+            rate = n / timed(lambda: model.encode(paths, batch_size=bs), reps)
+            emb = model.encode(paths[:64], batch_size=bs)
+            reference = emb if reference is None else reference
+            cos = float(((emb * reference).sum(1) / np.linalg.norm(emb, axis=1) / np.linalg.norm(reference, axis=1)).min())
+            print(f"{label:42}{rate:9.1f} images/s   {rate / top:5.2f}x ceiling   {rate / up:5.2f}x upstream   "
+                  f"min cos vs first {cos:.5f}", flush=True)
+            del model
+            if DEVICE.startswith("cuda"):
+                torch.cuda.empty_cache()
+        del ours
 
 
 if __name__ == "__main__":

@@ -56,3 +56,23 @@ class TestCuda:
         model = stm.CrossEncoder(str(zoo_path("qwen3vl-reranker")), device="cuda", dtype="float32")
         scores = model.predict([("a red car", media.image(0)), ("a", "b")])
         assert np.isfinite(scores).all()
+
+
+class TestGpuJpegDecode:
+    def test_nvjpeg_pixels_agree_with_the_cpu_decode(self):
+        from st_multimodal.pipeline.gpu_jpeg import cpu_jpeg_decoder, cuda_jpeg_decoder, pixel_cosine
+
+        sample = [media.jpeg_bytes(w=640, h=480, seed=s) for s in range(8)]
+        try:
+            on_gpu = cuda_jpeg_decoder()(sample)
+        except RuntimeError as exc:  # torchvision built without nvJPEG
+            pytest.skip(f"no GPU JPEG decode here: {exc}")
+        on_cpu = cpu_jpeg_decoder()(sample)
+        assert min(pixel_cosine(g, c) for g, c in zip(on_gpu, on_cpu)) >= 0.9999
+
+    def test_choice_is_made_and_explained(self):
+        from st_multimodal.pipeline.gpu_jpeg import choose_jpeg_decoder, cpu_jpeg_decoder, cuda_jpeg_decoder
+
+        sample = [media.jpeg_bytes(w=640, h=480, seed=s) for s in range(32)]
+        choice = choose_jpeg_decoder(sample, gpu=cuda_jpeg_decoder(), cpu=cpu_jpeg_decoder(), decode_workers=4)
+        assert choice.reason and (choice.min_cosine is None or 0.0 <= choice.min_cosine <= 1.0 + 1e-9)

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..errors import ModalityNotSupportedError, MultimodalInputError
 from ..loading import model_init_kwargs
 from ..pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, cache_key, model_fingerprint
-from ..pipeline.device import features_to_device, pin_features
+from ..pipeline.device import features_to_device, floating_dtype, pin_features
 from ..pipeline.fingerprint import state_token
 from ..pipeline.preresize import ImagePreResizer
 from ..policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
@@ -256,7 +256,7 @@ class MultimodalMixin:
             return self._prepare_features(batch.values, device, prompt, kwargs)
 
         def forward(batch, features):
-            features = features_to_device(features, device)
+            features = features_to_device(features, device, floating_dtype(self))
             out = self(features, **kwargs)
             return rows_of(out, batch)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from typing import Any
 from ..errors import DecodeError, MultimodalInputError
 from ..types import Failure
 from .batching import Batch, Bucketer
+from .threads import ForwardThreadPlan
 
 __all__ = ["Pipeline", "Prepared", "Row", "is_out_of_memory"]
 
@@ -80,6 +82,7 @@ class Pipeline:
         prefetch_batches: int = 2,
         sort_window: int = 4,
         sort_keys: Callable[[Hashable], bool] | None = None,
+        adapt_threads: bool = True,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -93,6 +96,10 @@ class Pipeline:
         self.sort_window = sort_window
         self.sort_keys = sort_keys or is_text_key
         self.resolve_window = max(2 * batch_size, 4 * self.decode_workers, 2 * self.remote_workers)
+        self.adapt_threads = adapt_threads
+        """Choose the forward pass's torch threads from the first batches' timings (see ``pipeline.threads``)."""
+        self.thread_plan: ForwardThreadPlan | None = None
+        """The plan of the latest run (its ``decision`` says what was measured and chosen)."""
 
     def run(
         self,
@@ -109,10 +116,15 @@ class Pipeline:
         producer = threading.Thread(
             target=self._produce, args=(entries, resolve, prepare, out, slots, stop), daemon=True, name="st-mm-producer"
         )
+        plan = self.thread_plan = ForwardThreadPlan() if self.adapt_threads else None
         producer.start()
+        if plan is not None:
+            plan.start()
         try:
             while True:
+                waited = time.perf_counter()
                 item = out.get()
+                waited = time.perf_counter() - waited
                 if item is _DONE:
                     break
                 if isinstance(item, BaseException):
@@ -122,11 +134,17 @@ class Pipeline:
                     continue
                 batch, features = item
                 try:
-                    yield from self._forward(batch, features, prepare, forward)
+                    started = time.perf_counter()
+                    rows = list(self._forward(batch, features, prepare, forward))
+                    if plan is not None:
+                        plan.after_batch(waited, time.perf_counter() - started, len(rows))
                 finally:
                     slots.release()
+                yield from rows
         finally:
             stop.set()
+            if plan is not None:
+                plan.finish()
             producer.join(timeout=30)
 
     def _forward(self, batch: Batch, features: Any, prepare, forward) -> Iterator[Row]:

@@ -18,6 +18,10 @@ kind                   loads with                               modalities
 ``colqwen``            ``MultiVectorEncoder(folder)``           text, image, video, message
 =====================  =======================================  ==================================
 
+Full-size kinds (:data:`FULL_SIZE_KINDS`: CLIP ViT-L/14-336, SigLIP so400m-384, CLAP htsat-unfused,
+Qwen3-VL-2B-sized embedder and reranker) have the published shapes and processor settings with random
+weights; see :mod:`st_multimodal.testing.full_size`. They take seconds to minutes to build.
+
 Import this module explicitly (``from st_multimodal.testing import zoo``): it imports ``torch`` and
 ``transformers``, which ``st_multimodal.testing`` itself does not.
 """
@@ -40,6 +44,7 @@ from st_multimodal.testing import tokenizers as _tok
 __all__ = [
     "CLAP_MAX_LENGTH_S",
     "CLAP_SAMPLING_RATE",
+    "FULL_SIZE_KINDS",
     "KINDS",
     "ZOO_VERSION",
     "build_clap",
@@ -472,13 +477,25 @@ KINDS: tuple[str, ...] = tuple(_BUILDERS)
 """Every kind :func:`build_model` and :func:`cached_model` accept."""
 
 
+FULL_SIZE_KINDS: tuple[str, ...] = ("clip-vit-l-14-336", "siglip-so400m-384", "clap-htsat-unfused",
+                                    "qwen3vl-2b-embedding", "qwen3vl-2b-reranker")
+"""Full-size kinds (published shapes and processor settings, random weights; see
+:mod:`st_multimodal.testing.full_size`): slow to build, never part of :data:`KINDS`."""
+
+
+def _builder(kind: str) -> Callable[..., Path]:
+    if kind in _BUILDERS:
+        return _BUILDERS[kind]
+    if kind in FULL_SIZE_KINDS:
+        from st_multimodal.testing import full_size
+
+        return lambda path, seed=0: full_size.build(kind, path, seed=seed)
+    raise ValueError(f"Unknown zoo model kind {kind!r}; expected one of {', '.join(KINDS + FULL_SIZE_KINDS)}.")
+
+
 def build_model(kind: str, path: str | os.PathLike[str], *, seed: int = 0, **kwargs: Any) -> Path:
-    """Build the zoo model ``kind`` (one of :data:`KINDS`) into ``path`` and return the folder."""
-    try:
-        builder = _BUILDERS[kind]
-    except KeyError:
-        raise ValueError(f"Unknown zoo model kind {kind!r}; expected one of {', '.join(KINDS)}.") from None
-    return builder(path, seed=seed, **kwargs)
+    """Build the zoo model ``kind`` (one of :data:`KINDS` or :data:`FULL_SIZE_KINDS`) into ``path``; return the folder."""
+    return _builder(kind)(path, seed=seed, **kwargs)
 
 
 def cached_model(kind: str, root: str | os.PathLike[str] | None = None, seed: int = 0) -> Path:
@@ -489,8 +506,7 @@ def cached_model(kind: str, root: str | os.PathLike[str] | None = None, seed: in
     in one step, so concurrent processes never see a half-written model: one rename wins and the
     others discard their copy.
     """
-    if kind not in _BUILDERS:
-        raise ValueError(f"Unknown zoo model kind {kind!r}; expected one of {', '.join(KINDS)}.")
+    _builder(kind)  # an unknown kind fails here
     root = Path(root) if root is not None else Path(tempfile.gettempdir()) / "st_multimodal_zoo"
     target = root / f"{kind}-seed{seed}-zoo{ZOO_VERSION}"
     if target.is_dir():

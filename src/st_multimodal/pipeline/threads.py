@@ -1,0 +1,193 @@
+"""How many torch threads the forward pass gets, chosen per call from the timings of its first batches.
+
+On a few cores the forward pass and the decode/preprocess workers compete for the same CPUs, and torch's
+intra-op pool spin-waits between operations. When the pipeline is preprocessing-bound (the forward pass
+waits for its next batch), giving the forward pass fewer threads leaves the cores to the workers and
+raises throughput; when it is compute-bound, the full count is faster. So a call measures both:
+
+1. the first batch runs as it comes (warm-up, not measured);
+2. the next ``probe_batches`` run with torch's current thread count, timing seconds per input
+   between consecutive batches and how long the forward pass waited for each one;
+3. if the forward pass waited noticeably, the next ``probe_batches`` run with fewer threads;
+4. the faster of the two is kept for the rest of the call; a reduced count is given back at once if
+   the forward pass stops waiting for input (it became the bottleneck).
+
+The count is restored when the call ends. Nothing changes when the user has chosen a thread count
+(``torch.set_num_threads`` to a value other than the one torch had when this library was imported, or
+``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` set), when torch has one thread, or while another call in the
+process is already adapting (the count is process-wide).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["ForwardThreadPlan", "ThreadDecision", "user_chose_threads"]
+
+_THREADS_AT_IMPORT = torch.get_num_threads()
+_ENV_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_ADAPTING = threading.Lock()
+"""Held by the one call that may change the process-wide count."""
+
+
+def user_chose_threads() -> bool:
+    """True when the thread count is the user's choice (changed since import, or set by environment)."""
+    if any(os.environ.get(name) for name in _ENV_VARIABLES):
+        return True
+    return torch.get_num_threads() != _THREADS_AT_IMPORT
+
+
+def reduced_threads(full: int) -> int:
+    """The count tried when preprocessing-bound: a quarter of the cores (one on up to 7)."""
+    return max(1, full // 4)
+
+
+@dataclass
+class ThreadDecision:
+    """What a call measured and chose (kept on the plan for tests and benchmarks)."""
+
+    full: int = 0
+    reduced: int = 0
+    chosen: int = 0
+    reason: str = "not adapting"
+    per_item_full: float | None = None
+    per_item_reduced: float | None = None
+    wait_share: float | None = None
+    switches: list[int] = field(default_factory=list)
+    """Thread counts set during the call, in order."""
+
+
+class ForwardThreadPlan:
+    """Measures the first batches of one pipeline run and sets the forward pass's torch threads.
+
+    ``start()`` before the first batch, ``after_batch(wait_s, forward_s, n_items)`` after each,
+    ``finish()`` when the run ends (always; it restores the count).
+    """
+
+    def __init__(self, probe_batches: int = 3, wait_threshold: float = 0.15, min_gain: float = 0.03,
+                 give_back_after: int = 3, clock: Callable[[], float] = time.perf_counter):
+        self.probe_batches = max(1, probe_batches)
+        self.wait_threshold = wait_threshold
+        """Share of a batch's time spent waiting for input above which the run counts as preprocessing-bound."""
+        self.min_gain = min_gain
+        """Fewer threads are kept only when they are at least this much faster per input."""
+        self.give_back_after = give_back_after
+        self.clock = clock
+        self.decision = ThreadDecision()
+        self._active = False
+        self._owns_lock = False
+        self._batches = 0
+        self._last_done: float | None = None
+        self._full_samples: list[tuple[float, float, float, int]] = []
+        self._reduced_samples: list[tuple[float, float, float, int]] = []
+        self._phase = "warm-up"
+        self._busy_streak = 0
+        self._set_to: int | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        full = torch.get_num_threads()
+        self.decision = ThreadDecision(full=full, reduced=reduced_threads(full), chosen=full)
+        if user_chose_threads():
+            self.decision.reason = "the user set the thread count"
+            return
+        if self.decision.reduced >= full:
+            self.decision.reason = "one thread: nothing to adapt"
+            return
+        if not _ADAPTING.acquire(blocking=False):
+            self.decision.reason = "another call is adapting"
+            return
+        self._owns_lock = True
+        self._active = True
+        self.decision.reason = "measuring"
+        self._last_done = self.clock()
+
+    def finish(self) -> None:
+        if self._set_to is not None and torch.get_num_threads() == self._set_to:
+            torch.set_num_threads(self.decision.full)
+        self._set_to = None
+        self._active = False
+        if self._owns_lock:
+            self._owns_lock = False
+            _ADAPTING.release()
+
+    # -- measurements ---------------------------------------------------------------------------------------
+
+    def after_batch(self, wait_s: float, forward_s: float, n_items: int) -> None:
+        """Record one batch: ``wait_s`` waiting for it, ``forward_s`` in the model, ``n_items`` inputs."""
+        if not self._active:
+            return
+        now = self.clock()
+        cycle = now - (self._last_done or now)
+        self._last_done = now
+        self._batches += 1
+        if n_items <= 0:
+            return
+        sample = (cycle, wait_s, forward_s, n_items)
+        if self._phase == "warm-up":
+            self._phase = "full"
+        elif self._phase == "full":
+            self._full_samples.append(sample)
+            if len(self._full_samples) >= self.probe_batches:
+                self._after_full_probe()
+        elif self._phase == "switching":
+            self._phase = "reduced"  # this batch was partly prepared before the switch: not counted
+        elif self._phase == "reduced":
+            self._reduced_samples.append(sample)
+            if len(self._reduced_samples) >= self.probe_batches:
+                self._after_reduced_probe()
+        elif self._phase == "kept reduced":
+            self._maybe_give_back(wait_s, forward_s)
+
+    def _after_full_probe(self) -> None:
+        waits = sum(s[1] for s in self._full_samples)
+        busy = sum(s[1] + s[2] for s in self._full_samples)
+        share = waits / busy if busy > 0 else 0.0
+        self.decision.wait_share = share
+        self.decision.per_item_full = _per_item(self._full_samples)
+        if share < self.wait_threshold:
+            self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
+            return
+        self._phase = "switching"
+        self._set(self.decision.reduced)
+
+    def _after_reduced_probe(self) -> None:
+        full, reduced = self.decision.per_item_full, _per_item(self._reduced_samples)
+        self.decision.per_item_reduced = reduced
+        if full is not None and reduced is not None and reduced <= full * (1 - self.min_gain):
+            self.decision.chosen = self.decision.reduced
+            self.decision.reason = (f"preprocessing-bound: {self.decision.reduced} thread(s) {full / reduced:.2f}x "
+                                    f"faster per input than {self.decision.full}")
+            self._phase = "kept reduced"
+            return
+        self._set(self.decision.full)
+        self._decide(self.decision.full, "fewer threads were not faster")
+
+    def _maybe_give_back(self, wait_s: float, forward_s: float) -> None:
+        busy = wait_s + forward_s
+        self._busy_streak = self._busy_streak + 1 if busy > 0 and wait_s / busy < self.wait_threshold / 3 else 0
+        if self._busy_streak >= self.give_back_after:
+            self._set(self.decision.full)
+            self._decide(self.decision.full, "became compute-bound: threads given back")
+
+    def _decide(self, threads: int, reason: str) -> None:
+        self.decision.chosen = threads
+        self.decision.reason = reason
+        self._phase = "decided"
+
+    def _set(self, threads: int) -> None:
+        torch.set_num_threads(threads)
+        self._set_to = threads
+        self.decision.switches.append(threads)
+
+
+def _per_item(samples: list[tuple[float, float, float, int]]) -> float | None:
+    items = sum(s[3] for s in samples)
+    return sum(s[0] for s in samples) / items if items else None

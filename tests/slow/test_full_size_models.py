@@ -1,0 +1,39 @@
+"""Full-size random-weight models build, load and embed (slow: 0.6-8.5 GB of weights each).
+
+Not part of the default run: set ``ST_MM_FULL_SIZE=1`` (and optionally ``ST_MM_FULL_SIZE_KINDS``, a
+comma-separated subset) and run ``pytest -m slow tests/slow``. The exact-fast-path parity with these
+models' processor settings needs no weights and runs in CI: ``tests/pipeline/test_full_size_fast_paths.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import st_multimodal as stm
+from st_multimodal.testing import full_size, media, zoo
+
+KINDS = [k for k in os.environ.get("ST_MM_FULL_SIZE_KINDS", ",".join(zoo.FULL_SIZE_KINDS)).split(",") if k]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("ST_MM_FULL_SIZE"), reason="full-size models: set ST_MM_FULL_SIZE=1"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_full_size_model_builds_loads_and_embeds(kind, tmp_path_factory):
+    folder = zoo.cached_model(kind, root=tmp_path_factory.getbasetemp().parent / "full_size_zoo")
+    facts = full_size.PUBLISHED["qwen3vl-2b" if kind.startswith("qwen3vl-2b") else kind]
+    if kind.endswith("reranker"):
+        model = stm.CrossEncoder(str(folder), device="cpu", dtype="bfloat16")
+        scores = model.predict([("a red square", media.image(0, 64, 48))])
+        assert np.isfinite(scores).all()
+        return
+    model = stm.SentenceTransformer(str(folder), device="cpu", dtype="bfloat16")
+    item = media.flac_bytes(2.0, 44_100) if kind.startswith("clap") else media.jpeg_bytes(640, 480)
+    vector = model.encode([item])
+    expected = facts.get("projection_dim") or facts["text_config"]["hidden_size"]
+    assert vector.shape == (1, expected) and np.isfinite(vector).all()
