@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from docs_blocks import blocks_of
+
 from st_multimodal.cli import main
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-_FENCE = re.compile(r"^```(\w+)?\s*$")
-_SKIP = re.compile(r"<!--\s*skip:\s*(.+?)\s*-->")
 
 # ``st-multimodal``: hand argv and stdin to the test process through a request folder, then replay its answer.
 _SHIM = r'''
@@ -40,25 +40,8 @@ st-multimodal() {
 
 
 def shell_blocks() -> list[tuple[int, str, str | None]]:
-    """(line, code, skip reason) of every bash block of the page."""
-    lines = PAGE.read_text(encoding="utf-8").splitlines()
-    blocks, i = [], 0
-    while i < len(lines):
-        match = _FENCE.match(lines[i])
-        if not match:
-            i += 1
-            continue
-        start, language, body = i, match.group(1), []
-        i += 1
-        while not lines[i].startswith("```"):
-            body.append(lines[i])
-            i += 1
-        i += 1
-        above = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
-        skip = _SKIP.search(above)
-        if language in ("bash", "sh", "shell"):
-            blocks.append((start + 1, "\n".join(body) + "\n", skip.group(1) if skip else None))
-    return blocks
+    """(line, code, skip reason) of every shell block of the page."""
+    return [(b.line, b.code, b.skip) for b in blocks_of(PAGE.name) if b.language in ("bash", "sh", "shell")]
 
 
 def _serve(request: Path) -> None:
