@@ -764,8 +764,8 @@ def parse_args(argv=None):
     p.add_argument("--draft-jpeg", action="store_true", help="ours: DecodeLimits(draft_jpeg=True) (changes pixels)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads for the whole run")
     p.add_argument("--dtype", default="float32", choices=["float32", "auto", "bfloat16", "float16"],
-                   help="weights dtype for BOTH libraries (default float32 = upstream's default). Ours' own default "
-                        "is 'auto' = bf16 on a GPU, which alone moves embeddings (cosine ~0.99 on the tiny CLIP)")
+                   help="weights dtype for BOTH libraries (default float32 = upstream's default, which is also ours). "
+                        "'auto' (bf16 on a GPU) alone moves embeddings (cosine ~0.99 on the tiny CLIP)")
     p.add_argument("--no-tf32", action="store_true",
                    help="CUDA: disable TF32 in cuDNN convolutions and matmuls (cuDNN allows it by default, so rows "
                         "can differ with batch composition by ~1e-3)")
