@@ -22,6 +22,11 @@ def header(start: bytes, at8: bytes = b"", length: int = 64) -> bytes:
     return (data + FILL * 2)[:length]
 
 
+ADTS_FRAME = b"\xff\xf1\x50\x80\x02\x1f\xfc" + bytes(9)  # an ADTS header stating a 16-byte frame
+ADTS_TWO_FRAMES = ADTS_FRAME * 2
+MP3_FRAME = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz: 417 bytes
+MP3_TWO_FRAMES = MP3_FRAME * 2
+
 HEADERS = [
     (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "jpeg"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "png"),
     (b"GIF87a\x10\x00", "gif"), (b"GIF89a\x10\x00", "gif"), (header(b"RIFF\x24\x00\x00\x00", b"WEBPVP8 "), "webp"),
@@ -32,8 +37,7 @@ HEADERS = [
     (b"OggS\x00\x02\x00\x00", "ogg"), (b"ID3\x04\x00\x00\x00\x00", "mp3"),
     (header(b"FORM\x00\x00\x10\x00", b"AIFFCOMM"), "aiff"), (header(b"FORM\x00\x00\x10\x00", b"AIFCFVER"), "aiff"),
     (b"#!AMR\n<\x91", "amr"), (b"caff\x00\x01\x00\x00", "caf"), (header(b"\x00\x00\x00\x20ftyp", b"M4A "), "m4a"),
-    (b"\xff\xf1\x50\x80\x00\x1f\xfc", "aac"), (b"\xff\xfb\x90\x64\x00", "mp3"), (b"\xff\xfb\x00\x00", "mp3"),
-    (b"\xff\xfb\x90", "mp3"), (b"\xff\xfb\x90\x0c", "mp3"),
+    (ADTS_TWO_FRAMES, "aac"), (MP3_TWO_FRAMES, "mp3"),
     (header(b"\x00\x00\x00\x20ftyp", b"isom"), "mp4"), (header(b"\x00\x00\x00\x14ftyp", b"qt  "), "mov"),
     (b"\x1a\x45\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\x82\x84webm", "webm"),
     (b"\x1a\x45\xdf\xa3\xa3B\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\x82\x88matroska", "matroska"),
@@ -56,6 +60,8 @@ NEAR_MISSES = [
     b"mm\x00*\x00\x00\x00\x08", b"flv\x01\x05", b"FLAC\x00\x00", b"oggs\x00\x02", b"#!amr\n", b"CAFF\x00\x01",
     b"\xff\xfb", b"\xff\xe0\x90\x00", b"\xff\xe1\x90\x00", b"\xff\xfb\xf0\x00", b"\xff\xfb\xf1\x00", b"\xff\xfb\x0c\x00",
     b"\xff\xfb\x0d\x00", b"\x00\x00\x01\xbb\x00\x00", b"\x31\x26\xb2\x75\x8e\x66\xcf\x11",
+    ADTS_FRAME, MP3_FRAME, b"\xff\xfb\x90\x64\x00", b"\xff\xfb\x00\x00", b"\xff\xfb\x90", b"\xff\xfb\x90\x0c",
+    ADTS_FRAME + MP3_FRAME[:4], MP3_FRAME + b"\xff\xf3\x90\x64",  # a lone frame header, or a second that disagrees
 ]
 
 
@@ -92,19 +98,21 @@ class TestDescribePrefix:
     def test_json(self, data):
         assert describe_prefix(data) == "it looks like JSON, not media"
 
-    def test_text_with_line_breaks_is_quoted_up_to_40_characters(self):
-        text = "line one\nline two\tand a third part that runs past forty characters"
-        assert describe_prefix(text.encode()) == f"it looks like text: {text[:40]!r}"
+    @pytest.mark.parametrize("data", [b"line one\nline two\tand a third\r\n", "d\u00e9j\u00e0 vu".encode(),
+                                      "caf\u00e9".encode()[:-1]])  # a character cut off by the prefix is still text
+    def test_plain_text_is_named_not_quoted(self, data):
+        assert describe_prefix(data) == "it looks like plain text, not media"
 
-    def test_binary_shows_twelve_bytes(self):
-        data = bytes(range(0x80, 0x90))
-        assert describe_prefix(data) == f"unrecognised binary data starting with 0x{data[:12].hex()}"
+    @pytest.mark.parametrize("data", [bytes(range(0x80, 0x90)), b"text\x00with a NUL", b"\xff\xfeab" + b"x" * 8,
+                                      b"ok\xe9" + b"x" * 8])
+    def test_binary_is_named_not_shown(self, data):
+        assert describe_prefix(data) == "unrecognised binary data"
 
     def test_empty(self):
         assert describe_prefix(b"") == "the content is empty (0 bytes)"
 
     def test_markup_after_other_text_is_just_text(self):
-        assert describe_prefix(b"X<html>") == "it looks like text: 'X<html>'"  # only a BOM and whitespace are skipped
+        assert describe_prefix(b"X<html>") == "it looks like plain text, not media"  # only a BOM and whitespace are skipped
 
 
 UNKNOWN = b"\x00\x9f\x92\x96" * 8
@@ -120,25 +128,28 @@ class TestChooseDecoderRefusals:
     def test_empty_content_says_so(self):
         with pytest.raises(DecodeError) as info:
             choose_decoder(FetchedBytes(b"", "x", mime="image/png", name="a.png"))
-        assert info.value.args[0] == "cannot decode the content as media: the content is empty (0 bytes)"
+        assert info.value.args[0] == "cannot decode the content (0 bytes) as media: the content is empty (0 bytes)"
 
-    @pytest.mark.parametrize("mime, name, hint", [
-        (None, None, ""),
-        (None, "file.xyz", "; extension '.xyz'"),
-        ("application/octet-stream; charset=binary", None, "; MIME type 'application/octet-stream'"),
-        ("Text/X-Weird", "f.xyz", "; MIME type 'text/x-weird', extension '.xyz'"),
+    def test_text_says_so_with_its_size(self):
+        with pytest.raises(DecodeError) as info:
+            choose_decoder(FetchedBytes(b"{" + b" " * 12_344, "x"))
+        assert info.value.args[0] == "cannot decode the content (12.3 kB) as media: it looks like JSON, not media"
+
+    @pytest.mark.parametrize("mime, name", [
+        (None, None), (None, "file.xyz"), ("application/octet-stream; charset=binary", None),
+        ("Audio/X-Weird; rate=8000", "take#2.mp3"), ("video/mp4", "https://h/clip.mkv#t=3"), ("image/png", "a.png"),
     ])
-    def test_unknown_format_names_its_hints(self, mime, name, hint):
+    def test_unknown_content_is_refused_whatever_its_name_or_mime(self, mime, name):
         with pytest.raises(DecodeError) as info:
             choose_decoder(FetchedBytes(UNKNOWN, "x", mime=mime, name=name))
-        assert info.value.args[0] == f"unknown media format ({describe_prefix(UNKNOWN)}{hint})"
+        assert info.value.args[0] == "unknown media format (unrecognised binary data, 32 bytes)"
 
-    def test_mime_parameters_are_ignored(self):
-        assert choose_decoder(FetchedBytes(UNKNOWN, "x", mime="Audio/X-Weird; rate=8000")).modality == "audio"
-
-    def test_local_names_are_not_parsed_as_urls(self):
-        assert choose_decoder(FetchedBytes(UNKNOWN, "x", name="take#2.mp3")).modality == "audio"
-        assert choose_decoder(FetchedBytes(UNKNOWN, "https://h/clip.mkv#t=3")).modality == "video"
+    @pytest.mark.parametrize("size, words", [(9_999, "9999 bytes"), (10_000, "10.0 kB"), (999_999, "1000.0 kB"),
+                                             (1_000_000, "1.0 MB"), (2_345_678, "2.3 MB")])
+    def test_sizes_in_messages(self, size, words):
+        with pytest.raises(DecodeError) as info:
+            choose_decoder(FetchedBytes((UNKNOWN * (size // len(UNKNOWN) + 1))[:size], "x"))
+        assert info.value.args[0] == f"unknown media format (unrecognised binary data, {words})"
 
 
 class TestModalityOf:
