@@ -144,7 +144,7 @@ class TestChooseDecoderRefusals:
             choose_decoder(FetchedBytes(UNKNOWN, "x", mime=mime, name=name))
         assert info.value.args[0] == "unknown media format (unrecognised binary data, 32 bytes)"
 
-    @pytest.mark.parametrize("size, words", [(9_999, "9999 bytes"), (10_000, "10.0 kB"), (999_999, "1000.0 kB"),
+    @pytest.mark.parametrize("size, words", [(9_999, "9999 bytes"), (10_000, "10.0 kB"), (999_999, "1000.0 kB"), (1_050_000, "1.1 MB"),
                                              (1_000_000, "1.0 MB"), (2_345_678, "2.3 MB")])
     def test_sizes_in_messages(self, size, words):
         with pytest.raises(DecodeError) as info:
@@ -159,3 +159,137 @@ class TestModalityOf:
         assert modality_of({"video": 1, "audio": 2}, "video") == ("audio", "video")
         assert modality_of(Image.new("RGB", (2, 2)), "video") == "image"
         assert modality_of([1, 2], "audio") == "audio"
+
+
+def mpeg_header(version_bits: int, layer_bits: int, bitrate: int, rate: int, padding: int = 0, byte3: int = 0x64) -> bytes:
+    """A 4-byte MPEG audio frame header (version 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5; layer bits 3 = layer I)."""
+    return bytes([0xFF, 0xE0 | version_bits << 3 | layer_bits << 1 | 1, bitrate << 4 | rate << 2 | padding << 1, byte3])
+
+
+# (header fields, the frame length the MPEG audio standard gives for them)
+MPEG_FRAMES = [
+    ((3, 1, 9, 0), 417),      # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+    ((3, 1, 9, 0, 1), 418),   # ... padded
+    ((3, 1, 1, 1), 96),       # MPEG-1 layer III, 32 kbit/s, 48 kHz
+    ((3, 1, 14, 2), 1440),    # MPEG-1 layer III, 320 kbit/s, 32 kHz
+    ((3, 2, 9, 0), 522),      # MPEG-1 layer II, 160 kbit/s, 44.1 kHz
+    ((3, 3, 12, 1), 384),     # MPEG-1 layer I, 384 kbit/s, 48 kHz
+    ((3, 3, 1, 0, 1), 36),    # MPEG-1 layer I, 32 kbit/s, 44.1 kHz, padded (one 4-byte slot)
+    ((2, 1, 8, 0), 208),      # MPEG-2 layer III, 64 kbit/s, 22.05 kHz
+    ((2, 2, 8, 1), 384),      # MPEG-2 layer II, 64 kbit/s, 24 kHz
+    ((2, 3, 8, 1), 256),      # MPEG-2 layer I, 128 kbit/s, 24 kHz
+    ((0, 1, 1, 2), 72),       # MPEG-2.5 layer III, 8 kbit/s, 8 kHz
+]
+
+
+class TestMpegAudioFrames:
+    @pytest.mark.parametrize("fields, length", MPEG_FRAMES, ids=[str(f) for f, _ in MPEG_FRAMES])
+    def test_a_second_header_where_the_first_frame_ends_is_mp3(self, fields, length):
+        head = mpeg_header(*fields)
+        assert sniff_format(head + bytes(length - 4) + head + bytes(8)) == "mp3"
+        for off in (-1, 1):  # the second header one byte early or late: no frame sequence
+            assert sniff_format(head + bytes(length - 4 + off) + head + bytes(8)) is None
+
+    def test_the_padding_bit_alone_sets_the_padding(self):
+        head = mpeg_header(3, 1, 9, 1, byte3=0x02)  # 48 kHz, unpadded; other bits set around the padding bit
+        assert sniff_format(head + bytes(384 - 4) + head + bytes(8)) == "mp3"
+
+    @pytest.mark.parametrize("bad", [mpeg_header(1, 1, 9, 0), mpeg_header(3, 0, 9, 0), mpeg_header(3, 1, 0, 0),
+                                     mpeg_header(3, 1, 15, 0), mpeg_header(3, 1, 9, 3)])
+    def test_reserved_fields_are_not_frames(self, bad):
+        assert sniff_format(bad + bytes(413) + bad + bytes(8)) is None
+
+    def test_the_sync_word_needs_both_bytes(self):
+        for first in (b"\xfe\xfb", b"\xff\x1b"):
+            frame = first + b"\x90\x64" + bytes(413)
+            assert sniff_format(frame * 2 + bytes(8)) is None
+
+
+def adts_header(length: int, rate: int = 4, sync: bytes = b"\xff\xf1", byte3_high: int = 0x80) -> bytes:
+    """A 7-byte ADTS header for a frame of ``length`` bytes (header included)."""
+    return sync + bytes([0x40 | rate << 2, byte3_high | length >> 11, (length >> 3) & 0xFF, (length & 7) << 5 | 0x1F, 0xFC])
+
+
+class TestAdtsFrames:
+    @pytest.mark.parametrize("length", [7, 16, 2051, 2100, 6141])
+    def test_a_second_header_at_the_stated_length_is_aac(self, length):
+        frame = adts_header(length) + bytes(length - 7)
+        assert sniff_format(frame + adts_header(length)) == "aac"
+        assert sniff_format(frame + adts_header(length)[:2]) == "aac"  # the second sync word is enough
+        assert sniff_format(frame + adts_header(length)[:1]) is None
+        assert sniff_format(frame[:-1] + adts_header(length)) is None
+
+    def test_sampling_rate_indexes_up_to_12_are_valid(self):
+        for rate, expected in ((0, "aac"), (12, "aac"), (13, None), (15, None)):
+            frame = adts_header(16, rate) + bytes(9)
+            assert sniff_format(frame * 2) == expected, rate
+
+    @pytest.mark.parametrize("sync", [b"\xfe\xf1", b"\xff\xe1", b"\xff\xf7"])
+    def test_the_first_sync_word_must_match(self, sync):
+        assert sniff_format(adts_header(16, sync=sync) + bytes(9) + adts_header(16)) is None
+
+    def test_lengths_below_the_header_size_are_not_frames(self):
+        assert sniff_format(adts_header(6) + adts_header(6) * 3) is None
+        assert sniff_format(adts_header(0) * 4) is None
+
+
+def transport_stream(size: int = 377, syncs: tuple[int, ...] = (0, 188, 376)) -> bytes:
+    data = bytearray(size)
+    for at in syncs:
+        data[at] = 0x47
+    return bytes(data)
+
+
+class TestVideoSignatures:
+    def test_mpeg_video_elementary_stream(self):
+        assert sniff_format(b"\x00\x00\x01\xb3\x16\x00\xf0\x15") == "mpegvideo"
+        assert sniff_format(b"\x00\x00\x01\xb4\x16\x00\xf0\x15") is None
+
+    def test_transport_stream_needs_three_sync_bytes_188_apart(self):
+        assert sniff_format(transport_stream()) == "mpegts"
+        assert sniff_format(transport_stream(1000)) == "mpegts"
+        assert sniff_format(transport_stream(376, (0, 188))) is None  # too short for the third packet
+        for syncs in ((188, 376), (0, 376), (0, 188), (0, 189, 377), (1, 188, 376)):
+            assert sniff_format(transport_stream(400, syncs)) is None, syncs
+
+    def test_webm_doctype_within_the_first_64_bytes(self):
+        ebml = b"\x1a\x45\xdf\xa3"
+        assert sniff_format(ebml + bytes(56) + b"webm") == "webm"
+        assert sniff_format(ebml + bytes(57) + b"webm") == "matroska"
+
+
+class TestOtherPillowFormats:
+    @pytest.mark.parametrize("fmt, expected", [("PPM", "ppm"), ("PCX", "pcx"), ("SGI", "sgi")])
+    def test_formats_only_pillow_reads(self, fmt, expected):
+        import io
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (3, 2), "red").save(buffer, format=fmt)
+        data = buffer.getvalue()
+        assert sniff_format(data) == expected and sniff_format(data, "image") == expected
+        assert sniff_format(data, "audio") is None
+        decoder = choose_decoder(FetchedBytes(data, "x"))
+        assert decoder.modality == "image"
+
+
+class TestTextOrBinary:
+    @pytest.mark.parametrize("data, words", [
+        (b"ab" + "\U0001F600".encode()[:3], "it looks like plain text, not media"),  # a character cut after 3 bytes
+        (b"ab\xffcde", "unrecognised binary data"),  # a bad byte with 3 more after it
+        (b"ab\xffcd", "it looks like plain text, not media"),  # ... with 2 after it: maybe a cut-off character
+    ])
+    def test_cut_off_characters(self, data, words):
+        assert describe_prefix(data) == words
+
+
+class TestExtensionOf:
+    @pytest.mark.parametrize("name, source, ext", [
+        ("photo.JPG", "x", ".jpg"), (None, "/data/clip.mkv", ".mkv"), (None, "https://h/a/clip.mkv?x=1.txt#t=3", ".mkv"),
+        ("take#2.mp3", "https://h/other.wav", ".mp3"), ("<bytes>", "https://h/a.tga", ".tga"), (None, "<stdin>.png", None),
+        (None, "archive.tar.gz", ".gz"), (None, "f.abcde", ".abcde"), (None, "f.abcdef", None), (None, "f.a-b", None),
+        (None, "f.", None), (None, "https://h/a.b/file", None), (None, "no_extension", None), (None, "f.a", ".a"),
+    ])
+    def test_extension(self, name, source, ext):
+        from st_multimodal.decoders.sniff import extension_of
+
+        assert extension_of(FetchedBytes(b"", source, name=name)) == ext
