@@ -92,6 +92,14 @@ class TestDecodeLimits:
         ({"pdf_dpi": 0}, r"^DecodeLimits\.pdf_dpi must be > 0, pdf_max_pixels_per_page and pdf_max_pages >= 1$"),
         ({"pdf_max_pixels_per_page": 0}, r"pdf_max_pixels_per_page and pdf_max_pages >= 1$"),
         ({"pdf_max_pages": 0}, r"pdf_max_pixels_per_page and pdf_max_pages >= 1$"),
+        ({"max_text_chars": 0}, r"^DecodeLimits\.max_text_chars and max_depth must be >= 1$"),
+        ({"max_depth": 0}, r"^DecodeLimits\.max_text_chars and max_depth must be >= 1$"),
+        ({"max_aspect_ratio": 0.99}, r"^DecodeLimits\.max_aspect_ratio must be >= 1 and min_side >= 1$"),
+        ({"max_aspect_ratio": float("nan")}, r"^DecodeLimits\.max_aspect_ratio must be >= 1 and min_side >= 1$"),
+        ({"min_side": 0}, r"^DecodeLimits\.max_aspect_ratio must be >= 1 and min_side >= 1$"),
+        ({"max_item_bytes": 0}, r"^DecodeLimits\.max_item_bytes must be >= 1 and max_decode_seconds > 0$"),
+        ({"max_decode_seconds": 0}, r"^DecodeLimits\.max_item_bytes must be >= 1 and max_decode_seconds > 0$"),
+        ({"max_decode_seconds": float("nan")}, r"^DecodeLimits\.max_item_bytes must be >= 1 and max_decode_seconds > 0$"),
     ])
     def test_refused(self, changes, words):
         with pytest.raises(ValueError, match=words):
@@ -100,6 +108,8 @@ class TestDecodeLimits:
     @pytest.mark.parametrize("changes", [
         {"max_pixels": 1}, {"max_video_frames": 1}, {"video_num_frames": 1}, {"video_fps": 0.01},
         {"max_audio_seconds": 0.01}, {"pdf_dpi": 0.01}, {"pdf_max_pixels_per_page": 1}, {"pdf_max_pages": 1},
+        {"max_text_chars": 1}, {"max_depth": 1}, {"max_aspect_ratio": 1}, {"max_aspect_ratio": 1.5}, {"min_side": 1},
+        {"max_item_bytes": 1}, {"max_decode_seconds": 0.01}, {"max_decode_seconds": 0.5},
     ])
     def test_smallest_allowed_values_are_accepted(self, changes):
         limits = DecodeLimits(**changes)

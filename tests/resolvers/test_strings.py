@@ -101,3 +101,23 @@ class TestRules:
     def test_existing_folders_are_not_file_locations(self, in_tmp):
         (in_tmp / "albums" / "2024").mkdir(parents=True)
         assert not is_location("albums/2024")
+
+
+class TestDataUris:
+    @pytest.mark.parametrize("text", ["data:image/png;base64," + "A" * 5000, "data:audio/wav," + "A" * 5000,
+                                      "data:image/png;base64,AAAA\nAAAA"])
+    def test_typed_data_uris_are_locations_however_long_or_broken(self, in_tmp, text):
+        assert is_location(text) is True
+
+    @pytest.mark.parametrize("text", ["data:,hello", "data:;base64,SGk=", "data:;charset=utf-8,hi"])
+    def test_short_untyped_data_uris_are_locations(self, in_tmp, text):
+        assert is_location(text) is True
+
+    @pytest.mark.parametrize("text", ["data:;base64," + "A" * 5000, "data:,two\nlines", "data: hello, world",
+                                      "data:hello", "data:image/png"])
+    def test_long_broken_or_malformed_untyped_data_uris_are_text(self, in_tmp, text):
+        assert is_location(text) is False
+
+
+def test_a_name_whose_user_part_cannot_be_looked_up_does_not_exist(in_tmp):
+    assert is_location("~a\0 b.png") is False  # home-folder lookup fails: not an existing file, and it has a space
