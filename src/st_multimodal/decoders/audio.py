@@ -126,6 +126,18 @@ def _window(ctx: ResolveContext, target: int) -> int | None:
     return max(1, int(round(ctx.audio_max_seconds * target)))
 
 
+_CHUNK_SAMPLES = 1 << 16
+"""Source-rate samples handed to the resampler at once (256 KiB of float32): far fewer calls than one per
+frame, and a resampler fed in chunks gives the samples of one fed at once."""
+
+
+def _add_checked(sink: _ResampledSink, frames: list[np.ndarray]) -> None:
+    chunk = frames[0] if len(frames) == 1 else np.concatenate(frames)
+    if not np.isfinite(chunk).all():
+        raise DecodeError("audio contains NaN or infinite samples")
+    sink.add(chunk)
+
+
 def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = None) -> dict[str, Any]:
     """The first audio stream as an AudioDict at ``ctx.audio_sampling_rate``, decoded streamed.
 
@@ -140,6 +152,8 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
         raise LimitExceededError("audio is too long", limit_name="max_audio_seconds",
                                  limit=limits.max_audio_seconds, actual=round(seconds, 3))
     sink, total = None, 0
+    pending: list[np.ndarray] = []
+    pending_size = 0
     for frame in container.decode(stream):
         deadline.check("audio")
         if sink is None:
@@ -151,15 +165,19 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
         elif frame.sample_rate != sink.rate:
             raise DecodeError(f"audio sample rate changes mid-stream ({sink.rate} -> {frame.sample_rate})")
         mono = _frame_mono(frame)
-        if not np.isfinite(mono).all():
-            raise DecodeError("audio contains NaN or infinite samples")
         total += mono.size
         check_audio_seconds(total, sink.rate, limits)
-        sink.add(mono)
-        if sink.full:
-            break
+        pending.append(mono)
+        pending_size += mono.size
+        if pending_size >= _CHUNK_SAMPLES:  # frames are small (~1,000 samples): resample them in chunks
+            _add_checked(sink, pending)
+            pending, pending_size = [], 0
+            if sink.full:
+                break
     if sink is None or total == 0:
         raise DecodeError("the audio stream holds no samples")
+    if pending:
+        _add_checked(sink, pending)
     out = sink.result()
     if out.size == 0:
         raise DecodeError(f"audio of {total} samples at {sink.rate} Hz is empty once resampled to {sink.target} Hz")
