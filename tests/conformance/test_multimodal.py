@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sentence_transformers
-import torch
 
 from st_multimodal.testing import media
 

@@ -13,7 +13,7 @@ from PIL import Image
 from st_multimodal import resolve
 from st_multimodal.decoders.base import SNIFF_BYTES
 from st_multimodal.decoders.sniff import choose_decoder, sniff_format
-from st_multimodal.errors import DecodeError, LimitExceededError, MultimodalInputError
+from st_multimodal.errors import DecodeError, LimitExceededError
 from st_multimodal.policy import FetchPolicy
 from st_multimodal.resolvers.strings import is_location
 from st_multimodal.testing import media
