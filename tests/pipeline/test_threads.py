@@ -142,3 +142,117 @@ def test_encode_restores_the_thread_count_and_keeps_the_users(four_threads):
     again = model.encode(images, batch_size=4, show_progress_bar=False)
     assert set(seen) == {2} and torch.get_num_threads() == 2
     np.testing.assert_allclose(again, reference, rtol=1e-5, atol=1e-6)
+
+
+PREPROCESSING_BOUND = [(0.5, 0.1)] + [(0.06, 0.04)] * 2 + [(0.05, 0.03)] + [(0.02, 0.05)] * 2 + [(0.02, 0.05)] * 2
+
+
+def feed_kind(plan: ForwardThreadPlan, clock: FakeClock, batches: list[tuple[float, float]], kind: object = "image") -> list[int]:
+    """Like ``feed``, calling ``before_batch`` as the pipeline does."""
+    seen = []
+    for wait, forward in batches:
+        plan.before_batch(kind)
+        seen.append(torch.get_num_threads())
+        clock.now += wait + forward
+        plan.after_batch(wait, forward, 32)
+    return seen
+
+
+def run_call(memory: thread_plans.ThreadMemory, batches, kind: object = "image") -> tuple[list[int], ForwardThreadPlan]:
+    clock = FakeClock()
+    plan = ForwardThreadPlan(clock=clock, memory=memory)
+    plan.start()
+    try:
+        return feed_kind(plan, clock, batches, kind), plan
+    finally:
+        plan.finish()
+
+
+def test_a_later_call_starts_from_the_remembered_reduction(four_threads):
+    memory = thread_plans.ThreadMemory(reuse=4)
+    first, plan = run_call(memory, PREPROCESSING_BOUND)
+    assert first == [4] * 3 + [1] * 5 and plan.decision.chosen == 1
+    assert torch.get_num_threads() == 4  # restored between calls
+    second, plan = run_call(memory, [(0.05, 0.03)] * 4)
+    assert second == [1] * 4 and "remembered" in plan.decision.reason
+    assert torch.get_num_threads() == 4
+
+
+def test_the_memory_is_per_kind_of_batch(four_threads):
+    memory = thread_plans.ThreadMemory()
+    run_call(memory, PREPROCESSING_BOUND, kind="image")
+    seen, plan = run_call(memory, [(0.001, 0.1)] * 4, kind="text")
+    assert seen == [4] * 4 and "remembered" not in plan.decision.reason
+
+
+def test_a_remembered_reduction_is_given_back_and_forgotten_when_compute_bound(four_threads):
+    memory = thread_plans.ThreadMemory()
+    run_call(memory, PREPROCESSING_BOUND)
+    seen, plan = run_call(memory, [(0.0, 0.1)] * 5)
+    assert seen[:3] == [1, 1, 1] and seen[-1] == 4 and "given back" in plan.decision.reason
+    third, _ = run_call(memory, [(0.001, 0.1)] * 3)
+    assert third == [4] * 3
+
+
+def test_a_remembered_choice_is_measured_again_after_its_reuses(four_threads):
+    memory = thread_plans.ThreadMemory(reuse=2)
+    run_call(memory, PREPROCESSING_BOUND)
+    reasons = [run_call(memory, [(0.05, 0.03)] * 3)[1].decision.reason for _ in range(3)]
+    assert ["remembered" in reason for reason in reasons] == [True, True, False]
+
+
+def test_a_compute_bound_choice_is_remembered_too(four_threads):
+    memory = thread_plans.ThreadMemory()
+    run_call(memory, [(0.5, 0.1)] + [(0.001, 0.1)] * 4)
+    seen, plan = run_call(memory, [(0.06, 0.04)] * 6)
+    assert seen == [4] * 6 and plan.decision.switches == [] and "remembered" in plan.decision.reason
+
+
+def test_a_model_keeps_its_thread_memory_through_pickling():
+    import pickle
+
+    import st_multimodal as stm
+    from st_multimodal.testing import zoo
+
+    model = stm.SentenceTransformer(str(zoo.cached_model("clip")))
+    model.thread_memory.remember("image", 1, torch.get_num_threads())
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy.thread_memory.recall("image", torch.get_num_threads()) == 1
+
+
+def test_a_forward_pass_that_would_still_wait_gets_fewer_threads_without_a_trial(four_threads):
+    """Waiting 90 % of the time: even four times slower (4 -> 1 thread) it would wait, so no A/B probe."""
+    clock = FakeClock()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock)
+    plan.start()
+    seen = feed(plan, clock, [(0.5, 0.1)] + [(0.09, 0.01)] * 2 + [(0.09, 0.03)] * 3)
+    plan.finish()
+    assert seen == [4] * 3 + [1] * 3
+    assert plan.decision.switches == [1] and "suffice" in plan.decision.reason
+    assert plan.decision.per_item_reduced is None  # decided from the wait alone
+
+
+def test_pipeline_workers_run_torch_on_one_thread_and_leave_the_callers_count(four_threads):
+    """Decode and preprocess workers set one torch thread for themselves; the forward pass keeps its count."""
+    if not thread_plans._counts_are_per_thread():
+        pytest.skip("torch's thread counts are process-wide with this build's parallel backend")
+    from st_multimodal.pipeline import Pipeline, Prepared
+
+    worker_counts, forward_counts = [], []
+
+    def resolve(index, raw):
+        worker_counts.append(torch.get_num_threads())
+        return Prepared(key="x", value=raw)
+
+    def prepare(batch):
+        worker_counts.append(torch.get_num_threads())
+        return batch.values
+
+    def forward(batch, features):
+        forward_counts.append(torch.get_num_threads())
+        return features
+
+    pipeline = Pipeline(batch_size=2, length_of=lambda value: 1, adapt_threads=False)
+    rows = list(pipeline.run(enumerate(range(6)), resolve=resolve, prepare=prepare, forward=forward))
+    assert [row.value for row in rows] == list(range(6))
+    assert set(worker_counts) == {1} and set(forward_counts) == {4}

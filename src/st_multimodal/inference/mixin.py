@@ -16,6 +16,7 @@ from ..pipeline import DecodedCache, EmbeddingCache, Pipeline, Prepared, Row, ca
 from ..pipeline.device import features_to_device, floating_dtype, pin_features
 from ..pipeline.fingerprint import state_token
 from ..pipeline.preresize import ImagePreResizer
+from ..pipeline.threads import ThreadMemory
 from ..policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from ..resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
 from ..resolvers.expansion import has_documents
@@ -69,6 +70,8 @@ class MultimodalMixin:
         self.preprocess_workers = preprocess_workers
         self.prefetch_batches = prefetch_batches
         self.gpu_preprocessing = gpu_preprocessing
+        self.thread_memory = ThreadMemory()
+        """The forward-pass thread counts earlier calls chose (see ``pipeline.threads``)."""
         self._fingerprint: str | None = None
         self._fingerprint_token: Any = None
 
@@ -216,6 +219,7 @@ class MultimodalMixin:
             decode_workers=self.decode_workers,
             preprocess_workers=self.preprocess_workers,
             prefetch_batches=self.prefetch_batches,
+            thread_memory=getattr(self, "thread_memory", None),
         )
 
     def _prepare_features(self, values: list[Any], device: torch.device, prompt: str | None, kwargs: dict) -> dict:

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import DecodeError, MultimodalInputError
 from ..types import Failure
 from .batching import Batch, Bucketer
-from .threads import ForwardThreadPlan
+from .threads import ForwardThreadPlan, ThreadMemory, one_torch_thread
 
 __all__ = ["Pipeline", "Prepared", "Row", "is_out_of_memory"]
 
@@ -83,6 +83,7 @@ class Pipeline:
         sort_window: int = 4,
         sort_keys: Callable[[Hashable], bool] | None = None,
         adapt_threads: bool = True,
+        thread_memory: ThreadMemory | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
@@ -98,6 +99,8 @@ class Pipeline:
         self.resolve_window = max(2 * batch_size, 4 * self.decode_workers, 2 * self.remote_workers)
         self.adapt_threads = adapt_threads
         """Choose the forward pass's torch threads from the first batches' timings (see ``pipeline.threads``)."""
+        self.thread_memory = thread_memory
+        """The thread choices of earlier runs (kept by the model), so a run need not measure again."""
         self.thread_plan: ForwardThreadPlan | None = None
         """The plan of the latest run (its ``decision`` says what was measured and chosen)."""
 
@@ -116,7 +119,7 @@ class Pipeline:
         producer = threading.Thread(
             target=self._produce, args=(entries, resolve, prepare, out, slots, stop), daemon=True, name="st-mm-producer"
         )
-        plan = self.thread_plan = ForwardThreadPlan() if self.adapt_threads else None
+        plan = self.thread_plan = ForwardThreadPlan(memory=self.thread_memory) if self.adapt_threads else None
         producer.start()
         if plan is not None:
             plan.start()
@@ -134,6 +137,8 @@ class Pipeline:
                     continue
                 batch, features = item
                 try:
+                    if plan is not None:
+                        plan.before_batch(batch.key)
                     started = time.perf_counter()
                     rows = list(self._forward(batch, features, prepare, forward))
                     if plan is not None:
@@ -163,9 +168,10 @@ class Pipeline:
     # -- producer thread ------------------------------------------------------------------------------
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
-        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode")
+        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode", initializer=one_torch_thread)
         resolvers = _Fetchers(decoders, self.remote_workers if self.is_remote else 0, self.is_remote)
-        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare")
+        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare",
+                                       initializer=one_torch_thread)
         try:
             bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
             for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):

@@ -8,9 +8,16 @@ raises throughput; when it is compute-bound, the full count is faster. So a call
 1. the first batch runs as it comes (warm-up, not measured);
 2. the next ``probe_batches`` run with torch's current thread count, timing seconds per input
    between consecutive batches and how long the forward pass waited for each one;
-3. if the forward pass waited noticeably, the next ``probe_batches`` run with fewer threads;
+3. if the forward pass waited so long that it would still wait with fewer threads (even if it slowed
+   down in proportion to them), fewer threads are kept at once; if it waited noticeably but less, the
+   next ``probe_batches`` run with fewer threads;
 4. the faster of the two is kept for the rest of the call; a reduced count is given back at once if
    the forward pass stops waiting for input (it became the bottleneck).
+
+A model remembers what its calls chose (a :class:`ThreadMemory`): the next call with the same kind of
+batches starts at the remembered count, without probing again, for the next ``ThreadMemory.reuse`` calls;
+a remembered reduction is still given back at once when the forward pass becomes the bottleneck, which
+also forgets it.
 
 The count is restored when the call ends. Nothing changes when the user has chosen a thread count
 (``torch.set_num_threads`` to a value other than the one torch had when this library was imported, or
@@ -20,6 +27,7 @@ process is already adapting (the count is process-wide).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -28,7 +36,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["ForwardThreadPlan", "ThreadDecision", "user_chose_threads"]
+__all__ = ["ForwardThreadPlan", "ThreadDecision", "ThreadMemory", "one_torch_thread", "user_chose_threads"]
 
 _THREADS_AT_IMPORT = torch.get_num_threads()
 _ENV_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -41,6 +49,25 @@ def user_chose_threads() -> bool:
     if any(os.environ.get(name) for name in _ENV_VARIABLES):
         return True
     return torch.get_num_threads() != _THREADS_AT_IMPORT
+
+
+def one_torch_thread() -> None:
+    """Thread-pool initializer: torch operations on this worker thread run on one thread.
+
+    The decode and preprocess workers already run in parallel, about one per core; letting each of their
+    torch operations (resize, normalise) fan out over an intra-op thread team as well would put several
+    spinning teams on the same cores. With torch's OpenMP backend the count is per thread: the caller's
+    forward pass keeps its own.
+    """
+    if _counts_are_per_thread():
+        torch.set_num_threads(1)
+
+
+@functools.lru_cache(maxsize=1)
+def _counts_are_per_thread() -> bool:
+    """True with torch's OpenMP backend, where ``set_num_threads`` on a thread changes that thread's count only
+    (with the native thread pool it is process-wide, and a worker must not lower the forward pass's count)."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 def reduced_threads(full: int) -> int:
@@ -63,6 +90,31 @@ class ThreadDecision:
     """Thread counts set during the call, in order."""
 
 
+class ThreadMemory:
+    """What earlier calls chose, per kind of batch (a model keeps one; plain data, so models still pickle)."""
+
+    def __init__(self, reuse: int = 16):
+        self.reuse = reuse
+        """Calls that start from a remembered choice before one measures again (conditions change)."""
+        self.choices: dict[object, tuple[int, int, int]] = {}
+        """batch kind -> (thread count chosen, full count it was chosen against, calls left)."""
+
+    def recall(self, kind: object, full: int) -> int | None:
+        """The remembered count for ``kind`` (and counts one use of it), or None: measure."""
+        entry = self.choices.get(kind)
+        if entry is None or entry[1] != full or entry[2] <= 0:
+            self.choices.pop(kind, None)
+            return None
+        self.choices[kind] = (entry[0], entry[1], entry[2] - 1)
+        return entry[0]
+
+    def remember(self, kind: object, chosen: int, full: int) -> None:
+        self.choices[kind] = (chosen, full, self.reuse)
+
+    def forget(self, kind: object) -> None:
+        self.choices.pop(kind, None)
+
+
 class ForwardThreadPlan:
     """Measures the first batches of one pipeline run and sets the forward pass's torch threads.
 
@@ -70,9 +122,13 @@ class ForwardThreadPlan:
     ``finish()`` when the run ends (always; it restores the count).
     """
 
-    def __init__(self, probe_batches: int = 3, wait_threshold: float = 0.15, min_gain: float = 0.03,
-                 give_back_after: int = 3, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, probe_batches: int = 2, wait_threshold: float = 0.15, min_gain: float = 0.03,
+                 give_back_after: int = 3, clock: Callable[[], float] = time.perf_counter,
+                 memory: ThreadMemory | None = None):
         self.probe_batches = max(1, probe_batches)
+        self.memory = memory
+        """Where choices are remembered across calls (None: every call measures)."""
+        self._kind: object = None
         self.wait_threshold = wait_threshold
         """Share of a batch's time spent waiting for input above which the run counts as preprocessing-bound."""
         self.min_gain = min_gain
@@ -120,6 +176,23 @@ class ForwardThreadPlan:
 
     # -- measurements ---------------------------------------------------------------------------------------
 
+    def before_batch(self, kind: object) -> None:
+        """Called before each forward pass with the batch's kind (its modality key); the first one may
+        start from a remembered choice."""
+        if not self._active or self._phase != "warm-up" or self._batches:
+            return
+        self._kind = kind
+        remembered = self.memory.recall(kind, self.decision.full) if self.memory is not None else None
+        if remembered is None:
+            return
+        if remembered == self.decision.full:
+            self._decide(remembered, "all threads (remembered from an earlier call)")
+            return
+        self._set(remembered)
+        self.decision.chosen = remembered
+        self.decision.reason = "preprocessing-bound (remembered from an earlier call)"
+        self._phase = "kept reduced"
+
     def after_batch(self, wait_s: float, forward_s: float, n_items: int) -> None:
         """Record one batch: ``wait_s`` waiting for it, ``forward_s`` in the model, ``n_items`` inputs."""
         if not self._active:
@@ -154,6 +227,18 @@ class ForwardThreadPlan:
         self.decision.per_item_full = _per_item(self._full_samples)
         if share < self.wait_threshold:
             self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
+            self._remember(self.decision.full)
+            return
+        slowdown = self.decision.full / self.decision.reduced
+        if (1 - share) * slowdown <= 1 - self.wait_threshold:
+            # Even if the forward pass slowed down in proportion to its threads, it would still wait for
+            # input: fewer threads cannot make it the bottleneck, and they leave the cores to the workers.
+            self._set(self.decision.reduced)
+            self.decision.chosen = self.decision.reduced
+            self.decision.reason = (f"preprocessing-bound: the forward pass waited {share:.0%} of the time for "
+                                    f"input, so {self.decision.reduced} thread(s) suffice")
+            self._phase = "kept reduced"
+            self._remember(self.decision.reduced)
             return
         self._phase = "switching"
         self._set(self.decision.reduced)
@@ -166,9 +251,11 @@ class ForwardThreadPlan:
             self.decision.reason = (f"preprocessing-bound: {self.decision.reduced} thread(s) {full / reduced:.2f}x "
                                     f"faster per input than {self.decision.full}")
             self._phase = "kept reduced"
+            self._remember(self.decision.reduced)
             return
         self._set(self.decision.full)
         self._decide(self.decision.full, "fewer threads were not faster")
+        self._remember(self.decision.full)
 
     def _maybe_give_back(self, wait_s: float, forward_s: float) -> None:
         busy = wait_s + forward_s
@@ -176,6 +263,12 @@ class ForwardThreadPlan:
         if self._busy_streak >= self.give_back_after:
             self._set(self.decision.full)
             self._decide(self.decision.full, "became compute-bound: threads given back")
+            if self.memory is not None:
+                self.memory.forget(self._kind)
+
+    def _remember(self, threads: int) -> None:
+        if self.memory is not None:
+            self.memory.remember(self._kind, threads, self.decision.full)
 
     def _decide(self, threads: int, reason: str) -> None:
         self.decision.chosen = threads
