@@ -31,6 +31,14 @@ def _torchvision_decoder() -> Any:
         decode_jpeg(torch.frombuffer(bytearray(_TINY_JPEG), dtype=torch.uint8), mode=ImageReadMode.RGB)
     except Exception:  # torchvision without its image extension: the Pillow path is always there
         return None
+    op = getattr(getattr(torch.ops, "image", None), "decode_jpeg", None)
+    if op is not None:  # the operator behind torchvision's wrapper (which warns and logs on every call)
+        try:
+            direct = op(torch.frombuffer(bytearray(_TINY_JPEG), dtype=torch.uint8), ImageReadMode.RGB.value, False)
+            if tuple(direct.shape) == (3, 8, 8):
+                return lambda data: op(torch.frombuffer(bytearray(data), dtype=torch.uint8), ImageReadMode.RGB.value, False)
+        except Exception:  # noqa: BLE001 - another torchvision's operator signature: use the wrapper
+            pass
     return lambda data: decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -175,7 +176,7 @@ class MultimodalMixin:
             return resolved
         checked = resolved.modality
         content_hash = resolved.provenance.content_hash
-        key = cache_key(content_hash, ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds) if content_hash else None
+        key = f"{content_hash}:{_decode_settings_key(ctx)}" if content_hash else None
         cached = self.decoded_cache.get(key) if key else None
         if cached is None:
             materialize_located(resolved, index, prefer_tensor=True)  # images straight to upstream's tensor form
@@ -283,3 +284,17 @@ def _with_image_device(kwargs: dict, device: torch.device) -> dict:
     processing = dict(kwargs.get("processing_kwargs") or {})
     processing["image"] = {"device": str(device), **(processing.get("image") or {})}
     return {**kwargs, "processing_kwargs": processing}
+
+
+def _decode_settings_key(ctx: ResolveContext) -> str:
+    """What else decides a decoded value besides its bytes (limits, audio settings), as a short key."""
+    settings = (ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds)
+    try:
+        return _settings_key(settings)
+    except TypeError:  # unhashable settings (a subclass with list fields, say): no memo
+        return cache_key(*settings)
+
+
+@functools.lru_cache(maxsize=64)
+def _settings_key(settings: tuple) -> str:
+    return cache_key(*settings)

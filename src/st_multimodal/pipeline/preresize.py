@@ -29,6 +29,15 @@ class ImagePreResizer:
         self.image_processor = image_processor
         self.max_pixels = max_pixels
         """Largest image the resize may produce; a bigger one is a LimitExceededError, never an allocation."""
+        self._size = _size_dict(image_processor.size)
+        self._resample = image_processor.resample
+        self._targets: dict[tuple[int, int], tuple[int, int] | None] = {}
+        """(height, width) in -> (height, width) the processor resizes to; a resizer lives for one call."""
+
+    def _target_of(self, shape: tuple[int, int]) -> tuple[int, int] | None:
+        if shape not in self._targets:
+            self._targets[shape] = _target(self._size, shape)
+        return self._targets[shape]
 
     @classmethod
     def for_processor(cls, processor: Any) -> ImagePreResizer | None:
@@ -53,17 +62,17 @@ class ImagePreResizer:
             return image
         if image.device.type != "cpu":
             return image
-        size = _size_dict(self.image_processor.size)
-        target = _target(size, tuple(image.shape[-2:]))
+        size = self._size
+        target = self._target_of(tuple(image.shape[-2:]))
         if target is not None and target[0] * target[1] > self.max_pixels:
             raise LimitExceededError(
                 f"the model's resize would turn an image of {image.shape[-1]}x{image.shape[-2]} pixels into "
                 f"{target[1]}x{target[0]}", limit_name="max_pixels", limit=self.max_pixels, actual=target[0] * target[1])
         try:
-            resized = self.image_processor.resize(image=image, size=size, resample=self.image_processor.resample)
+            resized = self.image_processor.resize(image=image, size=size, resample=self._resample)
         except Exception:  # noqa: BLE001 - only a shortcut: the processor resizes it itself, its errors isolated per item
             return image
-        if _target(size, tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
+        if self._target_of(tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
             return image  # the processor would resize again: hand it the original
         return resized.contiguous()
 
