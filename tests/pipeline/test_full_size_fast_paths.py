@@ -83,3 +83,13 @@ def test_published_values_are_the_ones_built():
     assert (siglip.size.height, siglip.size.width) == (384, 384) and list(siglip.image_mean) == [0.5, 0.5, 0.5]
     qwen = full_size.image_processor("qwen3vl-2b-embedding")
     assert (qwen.patch_size, qwen.merge_size, qwen.size.shortest_edge) == (16, 2, 65_536)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_the_centre_crop_is_taken_ahead_too(size):
+    """CLIP ViT-L/14-336: the decode worker hands over the 336 x 336 crop, so the processor copies no more."""
+    processor = full_size.image_processor("clip-vit-l-14-336")
+    resizer = ImagePreResizer.for_processor(type("P", (), {"image_processor": processor})())
+    tensor = decode_jpeg_tensor(_jpeg(*size, seed=size[1]), stm.DecodeLimits())[0]
+    ahead = resizer(tensor)
+    assert tuple(ahead.shape) == (3, 336, 336) and ahead.is_contiguous()

@@ -74,7 +74,25 @@ class ImagePreResizer:
             return image
         if self._target_of(tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
             return image  # the processor would resize again: hand it the original
-        return resized.contiguous()
+        return self._cropped(resized).contiguous()
+
+    def _cropped(self, resized: Any) -> Any:
+        """The processor's own centre crop, ahead, where the processor then finds nothing left to crop or resize
+        (the crop is a view: copying only the kept pixels is cheaper than copying the whole resized image)."""
+        processor = self.image_processor
+        crop = getattr(processor, "crop_size", None)
+        if not getattr(processor, "do_center_crop", False) or crop is None:
+            return resized
+        crop = _size_dict(crop)
+        if not crop.height or not crop.width or crop.height > resized.shape[-2] or crop.width > resized.shape[-1]:
+            return resized  # the processor pads: leave it to the processor
+        try:
+            cropped = processor.center_crop(resized, crop)
+        except Exception:  # noqa: BLE001 - only a shortcut, as above
+            return resized
+        if tuple(cropped.shape[-2:]) != (crop.height, crop.width) or self._target_of(tuple(cropped.shape[-2:])) != (crop.height, crop.width):
+            return resized
+        return cropped
 
 
 def _size_dict(size: Any) -> Any:
