@@ -5,7 +5,8 @@ the preprocessing step. For a freshly decoded image, which is channels-last in m
 as much as the resize, and a resize of the channels-last view takes half the time of the same resize of
 the contiguous copy (same kernel, bit-identical output; checked in the tests). So the decode workers,
 which run in parallel, call the processor's ``resize`` on the channels-last view; the processor then
-finds an image already at its target size, and torchvision returns it untouched.
+finds an image already at its target size, and torchvision returns it untouched. Where the processor
+centre-crops next, its own ``center_crop`` runs ahead too, so only the kept pixels are copied and stacked.
 
 Only done where the result is provably the same: a torchvision processor whose ``_preprocess`` is the
 base one, a ``shortest_edge`` or ``height``/``width`` size, no per-call processor options, and an
