@@ -1,4 +1,4 @@
-"""Retrain the demo model (st_multimodal/demo_model) from scratch on synthetic coloured shapes, on CPU.
+"""Retrain the demo model (st_multimodal/demo/bundled_model) from scratch on synthetic coloured shapes, on CPU.
 
     PYTHONPATH=src HF_HUB_OFFLINE=1 python scripts/train_demo_model.py --threads 1
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = REPO / "src" / "st_multimodal" / "demo_model"
+DEFAULT_OUTPUT = REPO / "src" / "st_multimodal" / "demo" / "bundled_model"
 
 # Caption wordings ({c}: colour, {s}: shape). "augmented" keeps the training wording for half the
 # examples and draws the other half uniformly from the rest; none of these strings is one of the 16

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import types
 from pathlib import Path
 
 import st_multimodal
@@ -99,3 +100,22 @@ class TestPublicApi:
         assert str(missing).count("pip install") == 1
         fetch = pickle.loads(pickle.dumps(st_multimodal.FetchError("nope", status=404, index=1)))
         assert fetch.status == 404 and fetch.transient is False and fetch.index == 1
+
+
+def test_no_public_name_is_shadowed_by_a_submodule_or_data_folder():
+    """``import st_multimodal.<x>`` sets the package attribute ``x`` to that module: a public function must not
+    share its name with a subpackage or a data folder (the demo model's folder once shadowed ``demo_model``)."""
+    import importlib.util
+
+    import st_multimodal as stm
+
+    clashes = []
+    for name in stm.__all__:
+        if importlib.util.find_spec(f"st_multimodal.{name}") is None:
+            continue
+        value = getattr(stm, name)
+        if not isinstance(value, types.ModuleType):
+            clashes.append(name)
+    assert clashes == []
+    import st_multimodal.demo.bundled_model  # noqa: F401 - a data folder, importable as a namespace package
+    assert callable(stm.demo_model)

@@ -5,7 +5,7 @@
 >>> model.similarity(model.encode(["a red circle"]), model.encode([ex.png() for ex in heldout_examples(1)]))  # doctest: +SKIP
 
 The model only knows 12 captions, ``"a {colour} {shape}"``; it is not a general-purpose model. Its
-model card (``demo_model/README.md``) gives its held-out scores and the command that retrains it.
+model card (``bundled_model/README.md``) gives its held-out scores and the command that retrains it.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ __all__ = [
 
 
 def demo_model_path() -> Path:
-    """The folder of the shipped demo model (``st_multimodal/demo_model``)."""
-    return Path(__file__).resolve().parent.parent / "demo_model"
+    """The folder of the shipped demo model (``st_multimodal/demo/bundled_model``)."""
+    return Path(__file__).resolve().parent / "bundled_model"
 
 
 def demo_model(**kwargs: Any) -> SentenceTransformer:
