@@ -43,7 +43,7 @@ def requested_dtype(model_kwargs: dict[str, Any] | None) -> torch.dtype | None:
 
 
 def stored_float_dtypes(path: str) -> set[str]:
-    """The safetensors dtype names (``"F32"``, ``"BF16"``, ...) of the floating-point tensors in the file at ``path``."""
+    """The safetensors dtype names (``"F32"``, ``"BF16"``, ...) of the floating-point tensors in ``path``."""
     with open(path, "rb") as handle:
         (length,) = struct.unpack("<Q", handle.read(8))
         if length > _MAX_HEADER:

@@ -49,8 +49,8 @@ def test_hook_removed_after_loading(zoo_path, opened):
     assert modeling_utils.safe_open is recording
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"dtype": "float32"}, {"dtype": "bfloat16", "model_kwargs": {"dtype": torch.float32}},
-                                    {"model_kwargs": {"dtype": "auto"}}])
+@pytest.mark.parametrize("kwargs", [{}, {"dtype": "float32"}, {"model_kwargs": {"dtype": "auto"}},
+                                    {"dtype": "bfloat16", "model_kwargs": {"dtype": torch.float32}}])
 def test_no_cast_keeps_upstream_reading(zoo_path, opened, kwargs):
     model = stm.SentenceTransformer(str(zoo_path("clip")), device="cpu", **kwargs)
     assert opened == ["mmap"]
