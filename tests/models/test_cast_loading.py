@@ -89,3 +89,14 @@ def test_outside_the_context_reads_as_asked(zoo_path, opened):
         pass
     stm.SentenceTransformer(str(zoo_path("clip")), device="cpu")
     assert opened == ["mmap"]
+
+
+def test_nested_uses_keep_the_hook_until_the_last_ends(opened):
+    recording = modeling_utils.safe_open
+    with reading_into(torch.bfloat16):
+        hook = modeling_utils.safe_open
+        assert hook is not recording
+        with reading_into(torch.float16):
+            assert modeling_utils.safe_open is hook
+        assert modeling_utils.safe_open is hook
+    assert modeling_utils.safe_open is recording
