@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from ..cast_loading import reading_into, requested_dtype
 from ..loading import model_init_kwargs
 from ..model_class_check import check_model_class
 from ..model_fixes import apply_model_fixes
@@ -36,8 +37,9 @@ class MultimodalModelMixin(SelfCheckMixin, MultiProcessMixin, MultimodalMixin):
         upstream = self._known_to(upstream_class, upstream)
         path = upstream.get("model_name_or_path")
         check_model_class(type(self), path, upstream)  # a folder of another kind raises WrongModelClassError, before any weights
-        args, upstream = self._upstream_init_arguments((), upstream)
-        super(MultimodalModelMixin, self).__init__(*args, **upstream)
+        with reading_into(requested_dtype(upstream.get("model_kwargs"))):  # no float32 pages held beside bf16 weights
+            args, upstream = self._upstream_init_arguments((), upstream)
+            super(MultimodalModelMixin, self).__init__(*args, **upstream)
         self._setup_multimodal(**ours)
         apply_model_fixes(self)
         self._self_check_after_load(path, self_check, upstream)
