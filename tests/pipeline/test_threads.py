@@ -217,7 +217,7 @@ def test_a_model_keeps_its_thread_memory_through_pickling():
     model = stm.SentenceTransformer(str(zoo.cached_model("clip")))
     model.thread_memory.remember("image", 1, torch.get_num_threads())
     copy = pickle.loads(pickle.dumps(model))
-    assert copy.thread_memory.recall("image", torch.get_num_threads()) == 1
+    assert copy.thread_memory.recall("image", torch.get_num_threads()) == (1, True)
 
 
 def test_a_forward_pass_that_would_still_wait_gets_fewer_threads_without_a_trial(four_threads):
@@ -256,3 +256,78 @@ def test_pipeline_workers_run_torch_on_one_thread_and_leave_the_callers_count(fo
     rows = list(pipeline.run(enumerate(range(6)), resolve=resolve, prepare=prepare, forward=forward))
     assert [row.value for row in rows] == list(range(6))
     assert set(worker_counts) == {1} and set(forward_counts) == {4}
+
+
+def feed_with_input(plan: ForwardThreadPlan, clock: FakeClock, batches: list[tuple[float, float, float]]) -> list[int]:
+    """``(wait_s, forward_s, input_cpu_s)`` batches; the thread count seen by each forward."""
+    seen = []
+    for wait, forward, input_cpu in batches:
+        plan.before_batch("audio")
+        seen.append(torch.get_num_threads())
+        clock.now += wait + forward
+        plan.after_batch(wait, forward, 8, input_cpu)
+    return seen
+
+
+def test_a_compute_bound_run_with_a_busy_input_side_tries_fewer_threads_and_keeps_them(four_threads):
+    """The forward pass never waits, but the workers keep 2 of 4 cores busy: fewer forward threads win here,
+    and they are kept although the forward pass stays the bottleneck (no give-back)."""
+    clock = FakeClock()
+    memory = thread_plans.ThreadMemory()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock, memory=memory)
+    plan.start()
+    seen = feed_with_input(plan, clock, [(0.5, 0.2, 0.4)] + [(0.0, 0.2, 0.4)] * 2 + [(0.0, 0.15, 0.3)]
+                           + [(0.0, 0.12, 0.24)] * 2 + [(0.0, 0.12, 0.24)] * 5)
+    plan.finish()
+    assert seen == [4] * 3 + [1] * 8
+    assert plan.decision.chosen == 1 and "compete" in plan.decision.reason
+    assert plan.decision.input_load == pytest.approx(2.0)
+    assert memory.recall("audio", 4) == (1, False)
+
+
+def test_a_compute_bound_run_whose_input_side_is_busy_keeps_all_threads_when_fewer_are_slower(four_threads):
+    clock = FakeClock()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock)
+    plan.start()
+    seen = feed_with_input(plan, clock, [(0.5, 0.2, 0.4)] + [(0.0, 0.2, 0.4)] * 2 + [(0.0, 0.3, 0.3)]
+                           + [(0.0, 0.4, 0.3)] * 2 + [(0.0, 0.2, 0.4)] * 2)
+    plan.finish()
+    assert seen == [4] * 3 + [1] * 3 + [4] * 2
+    assert plan.decision.chosen == 4 and "not faster" in plan.decision.reason
+
+
+def test_a_quiet_input_side_leaves_a_compute_bound_run_alone(four_threads):
+    """A tenth of a core for the input side (below the floor): no trial, all threads."""
+    clock = FakeClock()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock)
+    plan.start()
+    seen = feed_with_input(plan, clock, [(0.5, 0.2, 0.02)] + [(0.0, 0.2, 0.02)] * 5)
+    plan.finish()
+    assert seen == [4] * 6 and plan.decision.switches == [] and "compute-bound" in plan.decision.reason
+
+
+def test_the_pipeline_reports_the_input_sides_cpu_time_to_the_plan(monkeypatch):
+    import time
+
+    from st_multimodal.pipeline import Pipeline, Prepared
+
+    reported = []
+    original = ForwardThreadPlan.after_batch
+
+    def recording(self, wait_s, forward_s, n_items, input_cpu_s=0.0):
+        reported.append(input_cpu_s)
+        return original(self, wait_s, forward_s, n_items, input_cpu_s)
+
+    monkeypatch.setattr(ForwardThreadPlan, "after_batch", recording)
+
+    def resolve(index, raw):
+        until = time.thread_time() + 0.004  # 4 ms of CPU per input, on a decode worker
+        while time.thread_time() < until:
+            pass
+        return Prepared(key="x", value=raw)
+
+    pipeline = Pipeline(batch_size=4, length_of=lambda value: 1)
+    rows = list(pipeline.run(enumerate(range(16)), resolve=resolve, prepare=lambda batch: batch.values,
+                             forward=lambda batch, features: features))
+    assert [row.value for row in rows] == list(range(16))
+    assert len(reported) == 4 and sum(reported) >= 16 * 0.004 * 0.9

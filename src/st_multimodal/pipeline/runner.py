@@ -102,6 +102,7 @@ class Pipeline:
         self.thread_memory = thread_memory
         """The thread choices of earlier runs (kept by the model), so a run need not measure again."""
         self.thread_plan: ForwardThreadPlan | None = None
+        self._input_cpu = CpuMeter()
         """The plan of the latest run (its ``decision`` says what was measured and chosen)."""
 
     def run(
@@ -120,6 +121,7 @@ class Pipeline:
             target=self._produce, args=(entries, resolve, prepare, out, slots, stop), daemon=True, name="st-mm-producer"
         )
         plan = self.thread_plan = ForwardThreadPlan(memory=self.thread_memory) if self.adapt_threads else None
+        self._input_cpu.take()
         producer.start()
         if plan is not None:
             plan.start()
@@ -142,7 +144,7 @@ class Pipeline:
                     started = time.perf_counter()
                     rows = list(self._forward(batch, features, prepare, forward))
                     if plan is not None:
-                        plan.after_batch(waited, time.perf_counter() - started, len(rows))
+                        plan.after_batch(waited, time.perf_counter() - started, len(rows), self._input_cpu.take())
                 finally:
                     slots.release()
                 yield from rows
@@ -168,10 +170,11 @@ class Pipeline:
     # -- producer thread ------------------------------------------------------------------------------
 
     def _produce(self, entries, resolve, prepare, out: queue.Queue, slots, stop: threading.Event) -> None:
-        decoders = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="st-mm-decode", initializer=one_torch_thread)
-        resolvers = _Fetchers(decoders, self.remote_workers if self.is_remote else 0, self.is_remote)
-        preparers = ThreadPoolExecutor(self.preprocess_workers, thread_name_prefix="st-mm-prepare",
-                                       initializer=one_torch_thread)
+        meter = self._input_cpu
+        decoders = _MeteredExecutor(meter, self.decode_workers, thread_name_prefix="st-mm-decode", initializer=one_torch_thread)
+        resolvers = _Fetchers(decoders, self.remote_workers if self.is_remote else 0, self.is_remote, meter)
+        preparers = _MeteredExecutor(meter, self.preprocess_workers, thread_name_prefix="st-mm-prepare",
+                                     initializer=one_torch_thread)
         try:
             bucketer = Bucketer(self.batch_size, self.length_of, self.sort_window, sort_keys=self.sort_keys)
             for index, outcome in self._resolved_in_order(entries, resolve, resolvers, stop):
@@ -229,9 +232,9 @@ class _Fetchers:
     which hand decoding to the decode workers; local inputs straight on a decode worker, fetch and decode
     in one go (reading a local file is cheap, and every hand-off between threads costs CPU)."""
 
-    def __init__(self, decoders: ThreadPoolExecutor, remote: int, is_remote: Callable[[Any], bool] | None):
+    def __init__(self, decoders: ThreadPoolExecutor, remote: int, is_remote: Callable[[Any], bool] | None, meter: CpuMeter):
         self.decoders = decoders
-        self.remote = ThreadPoolExecutor(remote, thread_name_prefix="st-mm-fetch") if remote else None
+        self.remote = _MeteredExecutor(meter, remote, thread_name_prefix="st-mm-fetch") if remote else None
         self.is_remote = is_remote
 
     def submit(self, fn, resolve, index: int, raw: Any) -> Future:
@@ -242,6 +245,43 @@ class _Fetchers:
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         if self.remote is not None:
             self.remote.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+class CpuMeter:
+    """CPU seconds used by the input side's worker threads, taken batch by batch by the forward loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seconds = 0.0
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._seconds += seconds
+
+    def take(self) -> float:
+        """The seconds added since the last ``take``."""
+        with self._lock:
+            seconds, self._seconds = self._seconds, 0.0
+        return seconds
+
+
+class _MeteredExecutor(ThreadPoolExecutor):
+    """A thread pool that adds the CPU time of each task (``time.thread_time``) to a :class:`CpuMeter`."""
+
+    def __init__(self, meter: CpuMeter, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.meter = meter
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return super().submit(_metered, self.meter, fn, *args, **kwargs)
+
+
+def _metered(meter: CpuMeter, fn, *args, **kwargs):
+    started = time.thread_time()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        meter.add(time.thread_time() - started)
 
 
 class _Stopped(Exception):

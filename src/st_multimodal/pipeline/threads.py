@@ -9,8 +9,9 @@ raises throughput; when it is compute-bound, the full count is faster. So a call
 2. the next ``probe_batches`` run with torch's current thread count, timing seconds per input
    between consecutive batches and how long the forward pass waited for each one;
 3. if the forward pass waited so long that it would still wait with fewer threads (even if it slowed
-   down in proportion to them), fewer threads are kept at once; if it waited noticeably but less, the
-   next ``probe_batches`` run with fewer threads;
+   down in proportion to them), fewer threads are kept at once; if it waited noticeably but less, or
+   hardly waited while the input side kept a share of the cores busy (the two then compete), the next
+   ``probe_batches`` run with fewer threads;
 4. the faster of the two is kept for the rest of the call; a reduced count is given back at once if
    the forward pass stops waiting for input (it became the bottleneck).
 
@@ -86,6 +87,8 @@ class ThreadDecision:
     per_item_full: float | None = None
     per_item_reduced: float | None = None
     wait_share: float | None = None
+    input_load: float | None = None
+    """Cores the input side kept busy on average during the first probe."""
     switches: list[int] = field(default_factory=list)
     """Thread counts set during the call, in order."""
 
@@ -96,20 +99,21 @@ class ThreadMemory:
     def __init__(self, reuse: int = 16):
         self.reuse = reuse
         """Calls that start from a remembered choice before one measures again (conditions change)."""
-        self.choices: dict[object, tuple[int, int, int]] = {}
-        """batch kind -> (thread count chosen, full count it was chosen against, calls left)."""
+        self.choices: dict[object, tuple[int, int, int, bool]] = {}
+        """batch kind -> (thread count chosen, full count it was chosen against, calls left, whether a
+        reduction is given back when the forward pass stops waiting for input)."""
 
-    def recall(self, kind: object, full: int) -> int | None:
-        """The remembered count for ``kind`` (and counts one use of it), or None: measure."""
+    def recall(self, kind: object, full: int) -> tuple[int, bool] | None:
+        """The remembered count for ``kind`` and its give-back rule (and counts one use), or None: measure."""
         entry = self.choices.get(kind)
         if entry is None or entry[1] != full or entry[2] <= 0:
             self.choices.pop(kind, None)
             return None
-        self.choices[kind] = (entry[0], entry[1], entry[2] - 1)
-        return entry[0]
+        self.choices[kind] = (entry[0], entry[1], entry[2] - 1, entry[3])
+        return entry[0], entry[3]
 
-    def remember(self, kind: object, chosen: int, full: int) -> None:
-        self.choices[kind] = (chosen, full, self.reuse)
+    def remember(self, kind: object, chosen: int, full: int, give_back: bool = True) -> None:
+        self.choices[kind] = (chosen, full, self.reuse, give_back)
 
     def forget(self, kind: object) -> None:
         self.choices.pop(kind, None)
@@ -128,6 +132,10 @@ class ForwardThreadPlan:
         self.probe_batches = max(1, probe_batches)
         self.memory = memory
         """Where choices are remembered across calls (None: every call measures)."""
+        self.contention_floor = 0.25
+        """Cores the input side must keep busy (at least, and a tenth of the threads) for a compute-bound run
+        to try fewer forward threads."""
+        self._give_back = True
         self._kind: object = None
         self.wait_threshold = wait_threshold
         """Share of a batch's time spent waiting for input above which the run counts as preprocessing-bound."""
@@ -140,8 +148,8 @@ class ForwardThreadPlan:
         self._owns_lock = False
         self._batches = 0
         self._last_done: float | None = None
-        self._full_samples: list[tuple[float, float, float, int]] = []
-        self._reduced_samples: list[tuple[float, float, float, int]] = []
+        self._full_samples: list[tuple[float, float, float, int, float]] = []
+        self._reduced_samples: list[tuple[float, float, float, int, float]] = []
         self._phase = "warm-up"
         self._busy_streak = 0
         self._set_to: int | None = None
@@ -182,19 +190,22 @@ class ForwardThreadPlan:
         if not self._active or self._phase != "warm-up" or self._batches:
             return
         self._kind = kind
-        remembered = self.memory.recall(kind, self.decision.full) if self.memory is not None else None
-        if remembered is None:
+        recalled = self.memory.recall(kind, self.decision.full) if self.memory is not None else None
+        if recalled is None:
             return
+        remembered, self._give_back = recalled
         if remembered == self.decision.full:
             self._decide(remembered, "all threads (remembered from an earlier call)")
             return
         self._set(remembered)
         self.decision.chosen = remembered
-        self.decision.reason = "preprocessing-bound (remembered from an earlier call)"
+        self.decision.reason = ("preprocessing-bound" if self._give_back else "fewer threads were faster") + \
+            " (remembered from an earlier call)"
         self._phase = "kept reduced"
 
-    def after_batch(self, wait_s: float, forward_s: float, n_items: int) -> None:
-        """Record one batch: ``wait_s`` waiting for it, ``forward_s`` in the model, ``n_items`` inputs."""
+    def after_batch(self, wait_s: float, forward_s: float, n_items: int, input_cpu_s: float = 0.0) -> None:
+        """Record one batch: ``wait_s`` waiting for it, ``forward_s`` in the model, ``n_items`` inputs, and the CPU
+        seconds the input side (fetch, decode, preprocess workers) used since the previous batch."""
         if not self._active:
             return
         now = self.clock()
@@ -203,7 +214,7 @@ class ForwardThreadPlan:
         self._batches += 1
         if n_items <= 0:
             return
-        sample = (cycle, wait_s, forward_s, n_items)
+        sample = (cycle, wait_s, forward_s, n_items, input_cpu_s)
         if self._phase == "warm-up":
             self._phase = "full"
         elif self._phase == "full":
@@ -225,9 +236,19 @@ class ForwardThreadPlan:
         share = waits / busy if busy > 0 else 0.0
         self.decision.wait_share = share
         self.decision.per_item_full = _per_item(self._full_samples)
+        cycles = sum(s[0] for s in self._full_samples)
+        load = sum(s[4] for s in self._full_samples) / cycles if cycles > 0 else 0.0
+        self.decision.input_load = load
         if share < self.wait_threshold:
-            self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
-            self._remember(self.decision.full)
+            if load < max(self.contention_floor, 0.1 * self.decision.full):
+                self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
+                self._remember(self.decision.full)
+                return
+            # The forward pass is the bottleneck, but the input side keeps a share of the cores busy: its
+            # threads and the workers compete, and fewer of them may be faster. Try, and keep the faster.
+            self._give_back = False
+            self._phase = "switching"
+            self._set(self.decision.reduced)
             return
         slowdown = self.decision.full / self.decision.reduced
         if (1 - share) * slowdown <= 1 - self.wait_threshold:
@@ -248,16 +269,19 @@ class ForwardThreadPlan:
         self.decision.per_item_reduced = reduced
         if full is not None and reduced is not None and reduced <= full * (1 - self.min_gain):
             self.decision.chosen = self.decision.reduced
-            self.decision.reason = (f"preprocessing-bound: {self.decision.reduced} thread(s) {full / reduced:.2f}x "
+            what = "preprocessing-bound" if self._give_back else "forward pass and workers compete"
+            self.decision.reason = (f"{what}: {self.decision.reduced} thread(s) {full / reduced:.2f}x "
                                     f"faster per input than {self.decision.full}")
             self._phase = "kept reduced"
-            self._remember(self.decision.reduced)
+            self._remember(self.decision.reduced, self._give_back)
             return
         self._set(self.decision.full)
         self._decide(self.decision.full, "fewer threads were not faster")
         self._remember(self.decision.full)
 
     def _maybe_give_back(self, wait_s: float, forward_s: float) -> None:
+        if not self._give_back:
+            return  # chosen because fewer threads were faster with the forward pass as the bottleneck
         busy = wait_s + forward_s
         self._busy_streak = self._busy_streak + 1 if busy > 0 and wait_s / busy < self.wait_threshold / 3 else 0
         if self._busy_streak >= self.give_back_after:
@@ -266,9 +290,9 @@ class ForwardThreadPlan:
             if self.memory is not None:
                 self.memory.forget(self._kind)
 
-    def _remember(self, threads: int) -> None:
+    def _remember(self, threads: int, give_back: bool = True) -> None:
         if self.memory is not None:
-            self.memory.remember(self._kind, threads, self.decision.full)
+            self.memory.remember(self._kind, threads, self.decision.full, give_back)
 
     def _decide(self, threads: int, reason: str) -> None:
         self.decision.chosen = threads
@@ -281,6 +305,6 @@ class ForwardThreadPlan:
         self.decision.switches.append(threads)
 
 
-def _per_item(samples: list[tuple[float, float, float, int]]) -> float | None:
+def _per_item(samples: list[tuple[float, float, float, int, float]]) -> float | None:
     items = sum(s[3] for s in samples)
     return sum(s[0] for s in samples) / items if items else None
