@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import DecodeError, MultimodalInputError
 from ..types import Failure
 from .batching import Batch, Bucketer
+from .blas import one_openblas_thread
 from .threads import ForwardThreadPlan, ThreadMemory, one_torch_thread
 
 __all__ = ["Pipeline", "Prepared", "Row", "is_out_of_memory"]
@@ -114,6 +115,10 @@ class Pipeline:
         forward: Callable[[Batch, Any], Sequence[Any]],
     ) -> Iterator[Row | Failure]:
         """Yield a Row per input that produced output and a Failure per input that did not."""
+        with one_openblas_thread():
+            yield from self._run(entries, resolve=resolve, prepare=prepare, forward=forward)
+
+    def _run(self, entries, *, resolve, prepare, forward) -> Iterator[Row | Failure]:
         out: queue.Queue = queue.Queue()
         slots = threading.BoundedSemaphore(self.prefetch_batches)
         stop = threading.Event()
