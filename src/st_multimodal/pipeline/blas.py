@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import numpy  # noqa: F401 - loads numpy's OpenBLAS before it is looked for
+
 __all__ = ["one_openblas_thread"]
 
 _ENV_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")
@@ -24,6 +26,11 @@ _STATE: dict[str, Any] = {"runs": 0, "restore": None}
 
 
 def _openblas() -> Any:
+    """threadpoolctl's controller of the OpenBLAS libraries loaded now (numpy's), or None.
+
+    Found once, when this module is imported: on Linux threadpoolctl reads ``/proc/self/maps`` to list the
+    loaded libraries, and an encode call opens nothing but its inputs.
+    """
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - a dependency; without it nothing is limited
@@ -35,6 +42,9 @@ def _openblas() -> Any:
     return selected if selected.lib_controllers else None
 
 
+_OPENBLAS = _openblas()
+
+
 @contextlib.contextmanager
 def one_openblas_thread() -> Iterator[None]:
     """Limit OpenBLAS to one thread for the duration (nested and concurrent uses share one limit)."""
@@ -43,8 +53,7 @@ def one_openblas_thread() -> Iterator[None]:
         return
     with _LOCK:
         if _STATE["runs"] == 0:
-            openblas = _openblas()
-            _STATE["restore"] = openblas.limit(limits=1) if openblas is not None else None
+            _STATE["restore"] = _OPENBLAS.limit(limits=1) if _OPENBLAS is not None else None
         _STATE["runs"] += 1
     try:
         yield
