@@ -107,8 +107,17 @@ class TestImagePreResizer:
         assert np.array_equal(ahead, model.encode(jpegs, batch_size=1))
         np.testing.assert_allclose(ahead_batched, model.encode(jpegs), rtol=0, atol=1e-5)
 
+    def test_qwen_processors_get_their_smart_resize_ahead(self, qwen_embedder):
+        from st_multimodal.pipeline.preresize import QwenPreResizer
+
+        assert isinstance(ImagePreResizer.for_processor(qwen_embedder.processor), QwenPreResizer)
+
     def test_not_for_processors_with_their_own_resize(self, qwen_embedder):
-        assert ImagePreResizer.for_processor(qwen_embedder.processor) is None
+        import copy
+
+        image_processor = copy.copy(qwen_embedder.processor.image_processor)
+        image_processor.__class__ = type("OwnResize", (type(image_processor),), {"resize": lambda self, *a, **k: None})
+        assert ImagePreResizer.for_processor(type("P", (), {"image_processor": image_processor})()) is None
 
     def test_not_when_the_call_passes_processor_options(self, clip_model):
         cpu = torch.device("cpu")

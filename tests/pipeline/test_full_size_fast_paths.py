@@ -58,8 +58,8 @@ def test_fast_paths_give_bit_identical_pixel_values(kind_and_processor, size):
 @pytest.mark.parametrize("kind, resize_ahead", [
     ("clip-vit-l-14-336", True),      # shortest_edge 336, then a centre crop: resize ahead is exact
     ("siglip-so400m-384", True),      # fixed 384 x 384
-    ("qwen3vl-2b-embedding", False),  # Qwen's smart resize (pixel budget, multiples of 32) is its own _preprocess
-    ("qwen3vl-2b-reranker", False),
+    ("qwen3vl-2b-embedding", True),   # Qwen's smart resize (pixel budget, multiples of 32), ahead
+    ("qwen3vl-2b-reranker", True),
 ])
 def test_which_fast_paths_apply(kind, resize_ahead):
     processor = full_size.image_processor(kind)
@@ -93,3 +93,19 @@ def test_the_centre_crop_is_taken_ahead_too(size):
     tensor = decode_jpeg_tensor(_jpeg(*size, seed=size[1]), stm.DecodeLimits())[0]
     ahead = resizer(tensor)
     assert tuple(ahead.shape) == (3, 336, 336) and ahead.is_contiguous()
+
+
+@pytest.mark.parametrize("size", [(640, 480), (500, 375), (1280, 720), (97, 61)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qwen_images_arrive_at_the_size_smart_resize_keeps(size):
+    """The Qwen3-VL processor then finds nothing to resize; image_grid_thw is the one upstream computes."""
+    processor = full_size.image_processor("qwen3vl-2b-embedding")
+    resizer = ImagePreResizer.for_processor(type("P", (), {"image_processor": processor})())
+    data = _jpeg(*size, seed=7)
+    ahead = resizer(decode_jpeg_tensor(data, stm.DecodeLimits())[0])
+    height, width = ahead.shape[-2:]
+    assert height % 32 == 0 and width % 32 == 0 and ahead.is_contiguous()
+    with Image.open(io.BytesIO(data)) as img:
+        upstream = processor(images=[img.convert("RGB")], return_tensors="pt")
+    ours = processor(images=[ahead], return_tensors="pt")
+    assert torch.equal(ours["image_grid_thw"], upstream["image_grid_thw"])
+    assert int(upstream["image_grid_thw"][0, 1]) * 16 == height and int(upstream["image_grid_thw"][0, 2]) * 16 == width

@@ -37,8 +37,14 @@ class ImagePreResizer:
 
     def _target_of(self, shape: tuple[int, int]) -> tuple[int, int] | None:
         if shape not in self._targets:
-            self._targets[shape] = _target(self._size, shape)
+            self._targets[shape] = self._target_rule(shape)
         return self._targets[shape]
+
+    def _target_rule(self, shape: tuple[int, int]) -> tuple[int, int] | None:
+        return _target(self._size, shape)
+
+    def _resize(self, image: Any) -> Any:
+        return self.image_processor.resize(image=image, size=self._size, resample=self._resample)
 
     @classmethod
     def for_processor(cls, processor: Any) -> ImagePreResizer | None:
@@ -50,6 +56,8 @@ class ImagePreResizer:
             return None
         if not isinstance(image_processor, TorchvisionBackend) or not getattr(image_processor, "do_resize", False):
             return None
+        if QwenPreResizer.applies_to(image_processor):
+            return QwenPreResizer(image_processor)
         if type(image_processor)._preprocess is not TorchvisionBackend._preprocess:
             return None  # a processor with its own resize logic (e.g. Qwen-VL's smart resize)
         if _target(image_processor.size) is None:
@@ -63,14 +71,13 @@ class ImagePreResizer:
             return image
         if image.device.type != "cpu":
             return image
-        size = self._size
         target = self._target_of(tuple(image.shape[-2:]))
         if target is not None and target[0] * target[1] > self.max_pixels:
             raise LimitExceededError(
                 f"the model's resize would turn an image of {image.shape[-1]}x{image.shape[-2]} pixels into "
                 f"{target[1]}x{target[0]}", limit_name="max_pixels", limit=self.max_pixels, actual=target[0] * target[1])
         try:
-            resized = self.image_processor.resize(image=image, size=size, resample=self._resample)
+            resized = self._resize(image)
         except Exception:  # noqa: BLE001 - only a shortcut: the processor resizes it itself, its errors isolated per item
             return image
         if self._target_of(tuple(resized.shape[-2:])) != tuple(resized.shape[-2:]):
@@ -94,6 +101,44 @@ class ImagePreResizer:
         if tuple(cropped.shape[-2:]) != (crop.height, crop.width) or self._target_of(tuple(cropped.shape[-2:])) != (crop.height, crop.width):
             return resized
         return cropped
+
+
+class QwenPreResizer(ImagePreResizer):
+    """Qwen2-VL / Qwen3-VL image processors: their ``smart_resize`` (a pixel budget, sides multiples of
+    ``patch_size * merge_size``) ahead. An image already at a size ``smart_resize`` keeps is not resized again
+    (torchvision returns it untouched), and rescaling, normalising and patchifying work image by image."""
+
+    @staticmethod
+    def applies_to(image_processor: Any) -> bool:
+        try:
+            from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+        except ImportError:  # pragma: no cover - a transformers without Qwen2-VL
+            return False
+        kind = type(image_processor)
+        if not isinstance(image_processor, Qwen2VLImageProcessor):
+            return False
+        if kind._preprocess is not Qwen2VLImageProcessor._preprocess or kind.resize is not Qwen2VLImageProcessor.resize:
+            return False  # a subclass with its own resize logic
+        size = _size_dict(image_processor.size)
+        return bool(size.shortest_edge and size.longest_edge and image_processor.patch_size and image_processor.merge_size)
+
+    def _factor(self) -> int:
+        return int(self.image_processor.patch_size) * int(self.image_processor.merge_size)
+
+    def _target_rule(self, shape: tuple[int, int]) -> tuple[int, int] | None:
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        try:
+            return tuple(smart_resize(shape[0], shape[1], factor=self._factor(), min_pixels=self._size.shortest_edge,
+                                      max_pixels=self._size.longest_edge))
+        except ValueError:  # an aspect ratio Qwen refuses: the processor raises it, isolated per item
+            return None
+
+    def _resize(self, image: Any) -> Any:
+        return self.image_processor.resize(images=image, size=self._size, resample=self._resample, factor=self._factor())
+
+    def _cropped(self, resized: Any) -> Any:
+        return resized  # no centre crop in Qwen's processing
 
 
 def _size_dict(size: Any) -> Any:
