@@ -293,3 +293,13 @@ class TestFingerprintFollowsTheModel:
         assert model.fingerprint == fingerprint  # stable while nothing changes
         model.processor.image_processor.crop_size = {"height": 200, "width": 200}
         assert model.fingerprint != fingerprint
+
+
+def test_a_given_length_orders_the_batch_instead_of_the_values():
+    """An image resized ahead is ordered by its decoded size (as upstream orders it), not by its new size."""
+    from st_multimodal.pipeline.batching import Bucketer
+
+    bucketer = Bucketer(batch_size=3, length_of=len, sort_window=1)
+    batches = list(bucketer.add("image", 0, "aa", length=1)) + list(bucketer.add("image", 1, "aa", length=5))
+    batches += list(bucketer.add("image", 2, "aaaa"))  # no length given: len(value) = 4
+    assert [batch.indices for batch in batches] == [[1, 2, 0]]

@@ -67,11 +67,12 @@ def embed_rows(
                 return Prepared(row=(from_cache(hit), None))
 
         def decode() -> Prepared:
-            value = model._materialize(resolved, ctx, index, pre_resize)
+            value, length = model._materialize(resolved, ctx, index, pre_resize)
             if task is not None:  # upstream's Router reads the task from the key
                 return Prepared(key=("task", task, resolved.modality), value={task: value},
                                 extra=ItemInfo(resolved.provenance.source, key))
-            return Prepared(key=resolved.modality, value=value, extra=ItemInfo(resolved.provenance.source, key))
+            return Prepared(key=resolved.modality, value=value, extra=ItemInfo(resolved.provenance.source, key),
+                            length=length)
 
         return Prepared(then=decode)
 

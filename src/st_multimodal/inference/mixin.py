@@ -188,12 +188,15 @@ class MultimodalMixin:
         return self._check_supported(resolved, index) if resolved.modality != checked else resolved
 
     def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int,
-                     pre_resize: Callable[[Any], Any] | None = None) -> Any:
+                     pre_resize: Callable[[Any], Any] | None = None) -> tuple[Any, int | None]:
         """Decode and return the value as handed to upstream (images resized ahead by ``pre_resize``,
-        see :meth:`_image_pre_resizer`)."""
+        see :meth:`_image_pre_resizer`), and, for a resized image, its length as decoded (upstream orders
+        a batch by it)."""
         resolved = self._decoded(resolved, ctx, index)
         value = upstream_value(resolved.modality, resolved.value, self.modalities)
-        return pre_resize(value) if pre_resize is not None and resolved.modality == "image" else value
+        if pre_resize is None or resolved.modality != "image":
+            return value, None
+        return pre_resize(value), self._input_length(value)
 
     def _image_pre_resizer(self, device: torch.device, kwargs: dict) -> Callable[[Any], Any] | None:
         """The processor's image resize, to run on the decode workers where it is exact (see ``pipeline.preresize``).

@@ -49,24 +49,32 @@ class Bucketer:
         self.sort_window = max(1, sort_window)
         self.sort_keys = sort_keys
         self._buckets: dict[Hashable, Batch] = {}
+        self._lengths: dict[Hashable, list[int | None]] = {}
 
-    def add(self, key: Hashable, index: int, value: Any, extra: Any = None) -> Iterator[Batch]:
+    def add(self, key: Hashable, index: int, value: Any, extra: Any = None, length: int | None = None) -> Iterator[Batch]:
+        """Add an input; ``length`` (if given) orders it instead of ``length_of(value)``."""
         bucket = self._buckets.setdefault(key, Batch(key))
         bucket.indices.append(index)
         bucket.values.append(value)
         bucket.extras.append(extra)
+        self._lengths.setdefault(key, []).append(length)
         window = self.batch_size * (self.sort_window if self.sort_keys(key) else 1)
         if len(bucket) >= window:
             del self._buckets[key]
-            yield from self._emit(bucket)
+            yield from self._emit(bucket, self._lengths.pop(key))
 
     def flush(self) -> Iterator[Batch]:
         buckets, self._buckets = self._buckets, {}
-        for bucket in buckets.values():
-            yield from self._emit(bucket)
+        lengths, self._lengths = self._lengths, {}
+        for key, bucket in buckets.items():
+            yield from self._emit(bucket, lengths.get(key, []))
 
-    def _emit(self, bucket: Batch) -> Iterator[Batch]:
-        order = sorted(range(len(bucket)), key=lambda i: -self.length_of(bucket.values[i]))
+    def _emit(self, bucket: Batch, lengths: list[int | None]) -> Iterator[Batch]:
+        def length(i: int) -> int:
+            given = lengths[i] if i < len(lengths) else None
+            return given if given is not None else self.length_of(bucket.values[i])
+
+        order = sorted(range(len(bucket)), key=lambda i: -length(i))
         for start in range(0, len(order), self.batch_size):
             chosen = order[start : start + self.batch_size]
             yield Batch(

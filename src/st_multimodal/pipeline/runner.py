@@ -47,6 +47,9 @@ class Prepared:
     source: str = ""
     then: Callable[[], Prepared] | None = None
     """CPU-bound rest of the work (decoding), run on the decode workers instead of the fetch workers."""
+    length: int | None = None
+    """The input's length for ordering within a batch, when ``value`` no longer shows it (an image resized
+    ahead is ordered by the size it was decoded at, as upstream orders it)."""
 
 
 @dataclass
@@ -186,7 +189,7 @@ class Pipeline:
                 if isinstance(outcome, Failure) or outcome.row is not None:
                     out.put(outcome if isinstance(outcome, Failure) else Row(index, outcome.row))
                     continue
-                for batch in bucketer.add(outcome.key, index, outcome.value, outcome.extra):
+                for batch in bucketer.add(outcome.key, index, outcome.value, outcome.extra, outcome.length):
                     self._submit_prepare(batch, prepare, preparers, out, slots, stop)
             for batch in bucketer.flush():
                 self._submit_prepare(batch, prepare, preparers, out, slots, stop)
