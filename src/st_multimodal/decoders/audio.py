@@ -1,12 +1,13 @@
 """Audio with PyAV (bundled FFmpeg): any container/codec it reads, to a mono float32 AudioDict.
 
 The duration limit is checked from the container's metadata before decoding when it is known, and
-enforced again while decoding. Decoding is streamed: each frame is scaled by its dtype, downmixed and
-fed to one resampler as it comes, so only the model-rate signal is kept (within ``max_item_bytes``)
-and never the whole source-rate decode; with a crop from the start, decoding stops at the model's
-window. The scaling, libswresample and the crop are those of in-memory arrays (:mod:`.arrays`), and a
-resampler fed in chunks gives the samples of one fed at once, so a WAV file and its samples agree.
-The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
+enforced again while decoding. Decoding is streamed: decoded frames are held as they come (views of
+their planes) and, per chunk of 64 Ki source samples, scaled by their dtype, downmixed and fed to one
+resampler, so only the model-rate signal is kept (within ``max_item_bytes``) and never the whole
+source-rate decode; with a crop from the start, decoding stops at the model's window. The scaling,
+libswresample and the crop are those of in-memory arrays (:mod:`.arrays`): scaling and downmixing are
+elementwise and a resampler fed in chunks gives the samples of one fed at once, so a WAV file and its
+samples agree. The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
 from ..policy import DecodeLimits
 from ..types import FetchedBytes, ResolveContext
-from .arrays import MAX_SAMPLING_RATE, check_audio_seconds, crop_audio, scale_audio
+from .arrays import MAX_SAMPLING_RATE, check_audio_seconds, scale_audio
 from .budget import Deadline, check_item_bytes
 from .ffmpeg import open_closed
 from .sniff import sniff_format
@@ -127,10 +128,23 @@ class _ResampledSink:
             self.kept += chunk.size
         check_item_bytes(2 * 4 * self.kept, self.limits, f"audio resampled to {self.target} Hz")
 
-    def result(self) -> np.ndarray:
+    def result(self, seconds: float | None, how: str) -> np.ndarray:
+        """The kept samples cropped as ``crop_audio(all, target, seconds, how)`` would, joining only the chunks
+        the crop keeps."""
         if self.resampler is not None and not self.full:
             self.add(None)
-        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+        start, stop = 0, self.kept
+        if seconds is not None:
+            keep = max(1, int(round(seconds * self.target)))
+            if self.kept > keep:
+                start = 0 if how == "start" else (self.kept - keep) // 2
+                stop = start + keep
+        parts, offset = [], 0
+        for chunk in self.chunks:
+            if offset < stop and offset + chunk.size > start:
+                parts.append(chunk[max(0, start - offset):stop - offset])
+            offset += chunk.size
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _window(ctx: ResolveContext, target: int) -> int | None:
@@ -215,10 +229,12 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
                 raise DecodeError(f"implausible audio sampling rate {rate} Hz (at most {MAX_SAMPLING_RATE} Hz is accepted)")
             target = int(ctx.audio_sampling_rate or rate)
             sink = _ResampledSink(rate, target, _window(ctx, target), limits)
+            near_limit = limits.max_audio_seconds * rate * (1 - 1e-9)
         elif frame.sample_rate != sink.rate:
             raise DecodeError(f"audio sample rate changes mid-stream ({sink.rate} -> {frame.sample_rate})")
         total += frame.samples
-        check_audio_seconds(total, sink.rate, limits)
+        if total > near_limit:  # the exact check (a division) only near the limit
+            check_audio_seconds(total, sink.rate, limits)
         held.add(frame, sink)
         if held.samples >= _CHUNK_SAMPLES:
             held.flush(sink)
@@ -227,10 +243,9 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
     if sink is None or total == 0:
         raise DecodeError("the audio stream holds no samples")
     held.flush(sink)
-    out = sink.result()
+    out = sink.result(ctx.audio_max_seconds, limits.audio_crop)
     if out.size == 0:
         raise DecodeError(f"audio of {total} samples at {sink.rate} Hz is empty once resampled to {sink.target} Hz")
-    out = crop_audio(out, sink.target, ctx.audio_max_seconds, limits.audio_crop)
     return {"array": np.ascontiguousarray(out, dtype=np.float32), "sampling_rate": sink.target}
 
 
