@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -131,15 +132,16 @@ class _NotEvenlyTimed(Exception):
 class _Index:
     """What the container's index says about keyframes (nothing, when it has no index)."""
 
-    def __init__(self, stream: Any, total: int, fps: float) -> None:
-        self.stream, self.total, self.fps = stream, total, fps
-        self.entries = stream.index_entries
+    def __init__(self, stream: Any, total: int) -> None:
+        self.total, self.entries = total, stream.index_entries
         self.start = int(stream.start_time or 0)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.step = 1 / (Fraction(rate) * Fraction(stream.time_base))  # one frame in time-base units, exactly
         self._even: bool | None = None
 
     def timestamp(self, index: int) -> int:
         """Frame ``index``'s timestamp (stream time base) at the nominal frame rate."""
-        return self.start + int(index / (self.fps * self.stream.time_base))
+        return self.start + round(index * self.step)
 
     def keyframe_before(self, index: int) -> int | None:
         """The timestamp of the last keyframe at or before frame ``index`` (None: unknown)."""
@@ -151,10 +153,9 @@ class _Index:
     def evenly_timed(self) -> bool:
         """True when the index lists every frame, one frame duration apart (so frame ``i`` is at ``i / fps``)."""
         if self._even is None:
-            step = 1 / (self.fps * self.stream.time_base)
             stamps = [entry.timestamp for entry in self.entries] if len(self.entries) == self.total else []
-            self._even = (len(stamps) > 1 and float(step).is_integer() and stamps[0] == self.start
-                          and all(b - a == step for a, b in zip(stamps, stamps[1:])))
+            self._even = (len(stamps) > 1 and self.step.denominator == 1 and stamps[0] == self.start
+                          and all(b - a == self.step for a, b in zip(stamps, stamps[1:])))
         return self._even
 
 
@@ -172,7 +173,7 @@ def _decode_frames(container: Any, indices: list[int], fps: float | None, out: n
     """
     stream = container.streams.video[0]
     frames, position, last_pts = container.decode(stream), -1, None
-    index_info = _Index(stream, total, fps) if seek and fps and stream.time_base else None
+    index_info = _Index(stream, total) if seek and fps and stream.time_base else None
     for slot, index in enumerate(indices):
         if index_info is not None:
             if index - position > _seek_gap(fps):
