@@ -146,3 +146,21 @@ def test_an_unevenly_timed_frame_falls_back_to_counting(monkeypatch):
     monkeypatch.setattr(video_module, "_NotEvenlyTimed", Spied)
     got = video_module._decode_video(data, limits, Deadline(limits))["array"]
     assert raised and np.array_equal(got, _counted(data, limits))
+
+
+@pytest.mark.parametrize("rate, target", [(44100, 48000), (22050, 16000), (48000, 16000), (8000, 48000)])
+def test_mono_resampled_planar_equals_interleaved(rate, target):
+    """Mono has one layout in both sample formats: libswresample gives the same samples (planar skips two copies)."""
+    signal = np.random.default_rng(rate).normal(0, 0.3, (1, 3 * rate)).astype(np.float32)
+
+    def resampled(fmt: str) -> np.ndarray:
+        resampler, out = av.AudioResampler(format=fmt, layout="mono", rate=target), []
+        for start in range(0, signal.shape[1], 65536):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(signal[:, start:start + 65536]), format=fmt,
+                                               layout="mono")
+            frame.sample_rate = rate
+            out += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        return np.concatenate(out)
+
+    assert np.array_equal(resampled("fltp"), resampled("flt"))

@@ -164,9 +164,9 @@ def resample(mono: np.ndarray, rate: int, target: int) -> np.ndarray:
         import av
     except ImportError as exc:
         raise MissingDependencyError("resampling audio needs PyAV", package="av") from exc
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="fltp", layout="mono")
     frame.sample_rate = int(rate)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=int(target))
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=int(target))
     try:
         chunks = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
     except av.FFmpegError as exc:  # includes FFmpeg's ENOMEM, which subclasses the builtin MemoryError

@@ -103,7 +103,7 @@ class _ResampledSink:
         self.kept = 0
         self.resampler = None
         if rate != target:
-            self.resampler = _av().AudioResampler(format="flt", layout="mono", rate=int(target))
+            self.resampler = _av().AudioResampler(format="fltp", layout="mono", rate=int(target))
 
     @property
     def full(self) -> bool:
@@ -117,7 +117,7 @@ class _ResampledSink:
         else:
             frame = None
             if mono is not None:
-                frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+                frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="fltp", layout="mono")
                 frame.sample_rate = self.rate
             try:
                 out = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
