@@ -166,3 +166,16 @@ class TestAudioFromArray:
         first = audio_from_array(ramp, 16000, ctx)["array"]
         again = audio_from_array(ramp, 16000, ctx)["array"]
         assert np.array_equal(first, again) and np.array_equal(first, ramp[start:start + 8000])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+def test_signed_pcm_scaled_in_float32_equals_the_float64_formula(dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(0)
+    if np.dtype(dtype).itemsize <= 2:
+        values = np.arange(info.min, info.max + 1, dtype=dtype)
+    else:
+        values = np.concatenate([rng.integers(info.min, info.max, 1_000_000, dtype=dtype, endpoint=True),
+                                 np.array([info.min, info.min + 1, -1, 0, 1, info.max - 1, info.max], dtype)])
+    expected = ((values.astype(np.float64) - 0.0) / -float(info.min)).astype(np.float32)
+    assert np.array_equal(scale_audio(values), expected)

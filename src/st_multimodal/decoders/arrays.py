@@ -35,6 +35,12 @@ _AUDIO_SCALE = {np.dtype(np.int8): (0.0, 128.0), np.dtype(np.int16): (0.0, 32768
                 np.dtype(np.uint32): (2147483648.0, 2147483648.0)}
 
 
+_EXACT_IN_FLOAT32 = frozenset(np.dtype(t) for t in (np.int8, np.int16, np.int32))
+"""Signed PCM dtypes whose float32 value times 2**-bits is exactly the float64 formula's result rounded to
+float32: the scale is a power of two (no rounding of its own) and float32 holds each int8/int16 value exactly
+and rounds an int32 the way the final float64-to-float32 cast rounds the quotient."""
+
+
 def to_numpy(arr: Any, limits: DecodeLimits = DEFAULT_DECODE_LIMITS) -> np.ndarray:
     """A numpy view/copy of a numpy array or torch tensor, refusing oversized ones before copying."""
     size = int(arr.numel()) if hasattr(arr, "numel") else int(np.size(arr))
@@ -123,6 +129,8 @@ def image_from_array(
 
 def scale_audio(samples: np.ndarray) -> np.ndarray:
     """Samples of any integer or float dtype as float32; integers scaled by their dtype into [-1, 1)."""
+    if samples.dtype in _EXACT_IN_FLOAT32:  # same values as the float64 formula below, in a third of the time
+        return np.multiply(samples, np.float32(1.0 / _AUDIO_SCALE[samples.dtype][1]), dtype=np.float32)
     if samples.dtype in _AUDIO_SCALE:
         offset, scale = _AUDIO_SCALE[samples.dtype]
         return ((samples.astype(np.float64) - offset) / scale).astype(np.float32)
@@ -156,9 +164,9 @@ def resample(mono: np.ndarray, rate: int, target: int) -> np.ndarray:
         import av
     except ImportError as exc:
         raise MissingDependencyError("resampling audio needs PyAV", package="av") from exc
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="fltp", layout="mono")
     frame.sample_rate = int(rate)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=int(target))
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=int(target))
     try:
         chunks = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame) + resampler.resample(None)]
     except av.FFmpegError as exc:  # includes FFmpeg's ENOMEM, which subclasses the builtin MemoryError

@@ -1,12 +1,13 @@
 """Audio with PyAV (bundled FFmpeg): any container/codec it reads, to a mono float32 AudioDict.
 
 The duration limit is checked from the container's metadata before decoding when it is known, and
-enforced again while decoding. Decoding is streamed: each frame is scaled by its dtype, downmixed and
-fed to one resampler as it comes, so only the model-rate signal is kept (within ``max_item_bytes``)
-and never the whole source-rate decode; with a crop from the start, decoding stops at the model's
-window. The scaling, libswresample and the crop are those of in-memory arrays (:mod:`.arrays`), and a
-resampler fed in chunks gives the samples of one fed at once, so a WAV file and its samples agree.
-The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
+enforced again while decoding. Decoding is streamed: decoded frames are held as they come (views of
+their planes) and, per chunk of 64 Ki source samples, scaled by their dtype, downmixed and fed to one
+resampler, so only the model-rate signal is kept (within ``max_item_bytes``) and never the whole
+source-rate decode; with a crop from the start, decoding stops at the model's window. The scaling,
+libswresample and the crop are those of in-memory arrays (:mod:`.arrays`): scaling and downmixing are
+elementwise and a resampler fed in chunks gives the samples of one fed at once, so a WAV file and its
+samples agree. The container is opened closed to everything but its bytes (:mod:`.ffmpeg`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import DecodeError, LimitExceededError, MissingDependencyError, MultimodalInputError
 from ..policy import DecodeLimits
 from ..types import FetchedBytes, ResolveContext
-from .arrays import MAX_SAMPLING_RATE, check_audio_seconds, crop_audio, scale_audio
+from .arrays import MAX_SAMPLING_RATE, check_audio_seconds, scale_audio
 from .budget import Deadline, check_item_bytes
 from .ffmpeg import open_closed
 from .sniff import sniff_format
@@ -69,14 +70,28 @@ def container_seconds(container, stream) -> float | None:
     return None
 
 
-def _frame_mono(frame) -> np.ndarray:
-    """One decoded frame as mono float32 (scaled by sample dtype, then averaged over channels)."""
-    data = frame.to_ndarray()
-    channels = frame.layout.nb_channels or 1
-    if not frame.format.is_planar:
-        data = data.reshape(-1, channels).T
-    samples = scale_audio(data)
-    return samples[0] if channels == 1 else samples.mean(axis=0, dtype=np.float32)
+_DTYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64}
+"""The sample formats PyAV converts to numpy (``AudioFrame.to_ndarray``), interleaved or planar (``...p``)."""
+
+
+def _mono(planes: list[np.ndarray], channels: int, planar: bool) -> np.ndarray:
+    """Decoded samples (one array per channel if ``planar``, else one interleaved array) as mono float32:
+    scaled by sample dtype, then averaged over channels.
+
+    Stereo is ``(left + right) / 2`` in float32, which is what numpy's float32 mean over two channels
+    computes (one rounded addition, an exact halving), without a strided reduction over interleaved samples;
+    more channels go through that mean on the layout ``to_ndarray`` gives.
+    """
+    scaled = [scale_audio(plane) for plane in planes]  # elementwise: the same before or after de-interleaving
+    if channels == 1:
+        return scaled[0]
+    if channels == 2:
+        left, right = scaled if planar else (scaled[0][0::2], scaled[0][1::2])
+        mono = np.add(left, right, dtype=np.float32)
+        mono /= np.float32(2)
+        return mono
+    stacked = np.stack(scaled) if planar else scaled[0].reshape(-1, channels).T
+    return stacked.mean(axis=0, dtype=np.float32)
 
 
 class _ResampledSink:
@@ -88,7 +103,7 @@ class _ResampledSink:
         self.kept = 0
         self.resampler = None
         if rate != target:
-            self.resampler = _av().AudioResampler(format="flt", layout="mono", rate=int(target))
+            self.resampler = _av().AudioResampler(format="fltp", layout="mono", rate=int(target))
 
     @property
     def full(self) -> bool:
@@ -102,7 +117,7 @@ class _ResampledSink:
         else:
             frame = None
             if mono is not None:
-                frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="flt", layout="mono")
+                frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(mono[None, :]), format="fltp", layout="mono")
                 frame.sample_rate = self.rate
             try:
                 out = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
@@ -113,10 +128,23 @@ class _ResampledSink:
             self.kept += chunk.size
         check_item_bytes(2 * 4 * self.kept, self.limits, f"audio resampled to {self.target} Hz")
 
-    def result(self) -> np.ndarray:
+    def result(self, seconds: float | None, how: str) -> np.ndarray:
+        """The kept samples cropped as ``crop_audio(all, target, seconds, how)`` would, joining only the chunks
+        the crop keeps."""
         if self.resampler is not None and not self.full:
             self.add(None)
-        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+        start, stop = 0, self.kept
+        if seconds is not None:
+            keep = max(1, int(round(seconds * self.target)))
+            if self.kept > keep:
+                start = 0 if how == "start" else (self.kept - keep) // 2
+                stop = start + keep
+        parts, offset = [], 0
+        for chunk in self.chunks:
+            if offset < stop and offset + chunk.size > start:
+                parts.append(chunk[max(0, start - offset):stop - offset])
+            offset += chunk.size
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _window(ctx: ResolveContext, target: int) -> int | None:
@@ -131,11 +159,51 @@ _CHUNK_SAMPLES = 1 << 16
 frame, and a resampler fed in chunks gives the samples of one fed at once."""
 
 
-def _add_checked(sink: _ResampledSink, frames: list[np.ndarray]) -> None:
-    chunk = frames[0] if len(frames) == 1 else np.concatenate(frames)
-    if not np.isfinite(chunk).all():
-        raise DecodeError("audio contains NaN or infinite samples")
-    sink.add(chunk)
+class _SourceFrames:
+    """Decoded frames of one sample format and channel count, held as decoded until a chunk is worth converting.
+
+    Scaling and downmixing are elementwise, so converting frames joined gives the samples of converting
+    them one by one, at a few numpy calls per chunk instead of per frame (frames hold ~1,000 samples).
+    The held arrays are views of the frames' planes (no copy until the chunk is joined).
+    """
+
+    def __init__(self) -> None:
+        self.planes: list[list[np.ndarray]] = []
+        self.key: tuple[str, int, bool] | None = None
+        self.dtype: type = np.float32
+        self.samples = 0
+
+    def add(self, frame, sink: _ResampledSink) -> None:
+        """Hold one frame; frames of another format or channel count first flush the held ones into ``sink``."""
+        fmt = frame.format
+        channels, planar = frame.layout.nb_channels or 1, fmt.is_planar
+        key = (fmt.name, channels, planar)
+        if key != self.key:
+            self.flush(sink)
+            dtype = _DTYPES.get(fmt.name[:-1] if planar else fmt.name)
+            if dtype is None:
+                raise DecodeError(f"unsupported audio sample format {fmt.name}")
+            self.key, self.dtype = key, dtype
+            self.planes = [[] for _ in range(channels if planar else 1)]
+        planes = frame.planes
+        if len(planes) != len(self.planes):
+            raise DecodeError(f"audio frame has {len(planes)} planes for {channels} channels")
+        count = frame.samples if planar else frame.samples * channels
+        for held, plane in zip(self.planes, planes):
+            held.append(np.frombuffer(plane, self.dtype, count))
+        self.samples += frame.samples
+
+    def flush(self, sink: _ResampledSink) -> None:
+        """Convert the held frames to mono, check them and hand them to ``sink``."""
+        if not self.samples:
+            return
+        _, channels, planar = self.key
+        joined = [held[0] if len(held) == 1 else np.concatenate(held) for held in self.planes]
+        self.planes, self.samples = [[] for _ in self.planes], 0
+        mono = _mono(joined, channels, planar)
+        if not np.isfinite(mono).all():
+            raise DecodeError("audio contains NaN or infinite samples")
+        sink.add(mono)
 
 
 def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = None) -> dict[str, Any]:
@@ -152,8 +220,7 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
         raise LimitExceededError("audio is too long", limit_name="max_audio_seconds",
                                  limit=limits.max_audio_seconds, actual=round(seconds, 3))
     sink, total = None, 0
-    pending: list[np.ndarray] = []
-    pending_size = 0
+    held = _SourceFrames()
     for frame in container.decode(stream):
         deadline.check("audio")
         if sink is None:
@@ -162,26 +229,23 @@ def decode_audio(container, ctx: ResolveContext, deadline: Deadline | None = Non
                 raise DecodeError(f"implausible audio sampling rate {rate} Hz (at most {MAX_SAMPLING_RATE} Hz is accepted)")
             target = int(ctx.audio_sampling_rate or rate)
             sink = _ResampledSink(rate, target, _window(ctx, target), limits)
+            near_limit = limits.max_audio_seconds * rate * (1 - 1e-9)
         elif frame.sample_rate != sink.rate:
             raise DecodeError(f"audio sample rate changes mid-stream ({sink.rate} -> {frame.sample_rate})")
-        mono = _frame_mono(frame)
-        total += mono.size
-        check_audio_seconds(total, sink.rate, limits)
-        pending.append(mono)
-        pending_size += mono.size
-        if pending_size >= _CHUNK_SAMPLES:  # frames are small (~1,000 samples): resample them in chunks
-            _add_checked(sink, pending)
-            pending, pending_size = [], 0
+        total += frame.samples
+        if total > near_limit:  # the exact check (a division) only near the limit
+            check_audio_seconds(total, sink.rate, limits)
+        held.add(frame, sink)
+        if held.samples >= _CHUNK_SAMPLES:
+            held.flush(sink)
             if sink.full:
                 break
     if sink is None or total == 0:
         raise DecodeError("the audio stream holds no samples")
-    if pending:
-        _add_checked(sink, pending)
-    out = sink.result()
+    held.flush(sink)
+    out = sink.result(ctx.audio_max_seconds, limits.audio_crop)
     if out.size == 0:
         raise DecodeError(f"audio of {total} samples at {sink.rate} Hz is empty once resampled to {sink.target} Hz")
-    out = crop_audio(out, sink.target, ctx.audio_max_seconds, limits.audio_crop)
     return {"array": np.ascontiguousarray(out, dtype=np.float32), "sampling_rate": sink.target}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -117,26 +118,75 @@ def _seek_gap(fps: float | None) -> int:
 
 
 def _take(frame: Any, out: np.ndarray, slot: int) -> None:
-    out[slot] = frame.to_ndarray(format="rgb24", width=out.shape[2], height=out.shape[1])
+    height, width = out.shape[1:3]
+    if frame.width == width and frame.height == height:  # the same conversion, without a size to check
+        out[slot] = frame.to_ndarray(format="rgb24")
+    else:
+        out[slot] = frame.to_ndarray(format="rgb24", width=width, height=height)
+
+
+class _NotEvenlyTimed(Exception):
+    """A frame found by its timestamp is not the one counting frames finds: decode by counting instead."""
+
+
+class _Index:
+    """What the container's index says about keyframes (nothing, when it has no index)."""
+
+    def __init__(self, stream: Any, total: int) -> None:
+        self.total, self.entries = total, stream.index_entries
+        self.start = int(stream.start_time or 0)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.step = 1 / (Fraction(rate) * Fraction(stream.time_base))  # one frame in time-base units, exactly
+        self._even: bool | None = None
+
+    def timestamp(self, index: int) -> int:
+        """Frame ``index``'s timestamp (stream time base) at the nominal frame rate."""
+        return self.start + round(index * self.step)
+
+    def keyframe_before(self, index: int) -> int | None:
+        """The timestamp of the last keyframe at or before frame ``index`` (None: unknown)."""
+        if not len(self.entries):
+            return None
+        found = self.entries.search_timestamp(self.timestamp(index), backward=True)
+        return None if found < 0 else int(self.entries[found].timestamp)
+
+    def evenly_timed(self) -> bool:
+        """True when the index lists every frame, one frame duration apart (so frame ``i`` is at ``i / fps``)."""
+        if self._even is None:
+            stamps = [entry.timestamp for entry in self.entries] if len(self.entries) == self.total else []
+            self._even = (len(stamps) > 1 and self.step.denominator == 1 and stamps[0] == self.start
+                          and all(b - a == self.step for a, b in zip(stamps, stamps[1:])))
+        return self._even
 
 
 def _decode_frames(container: Any, indices: list[int], fps: float | None, out: np.ndarray,
-                   limits: DecodeLimits, deadline: Deadline, seek: bool = True) -> int:
+                   limits: DecodeLimits, deadline: Deadline, seek: bool = True, total: int = 0) -> int:
     """Write the sampled frames into ``out``; returns how many were decoded.
 
     From the start, frames are counted as they decode. When the next sampled frame lies more than
     ``_seek_gap`` frames ahead and the frame rate is known, the decoder seeks to the keyframe before
     its timestamp (``index / fps``) and decodes from there to it, so a long video costs about one
-    group of pictures per sampled frame, not every frame up to the last.
+    group of pictures per sampled frame, not every frame up to the last. It seeks sooner, as soon as
+    a keyframe lies between the last decoded frame and the next sampled one, when the container's index
+    shows every frame one frame duration apart: then the frame at ``index / fps`` is the one counting
+    finds (and each such frame is checked to be; if one is not, the caller decodes by counting).
     """
     stream = container.streams.video[0]
-    frames, position = container.decode(stream), -1
+    frames, position, last_pts = container.decode(stream), -1, None
+    index_info = _Index(stream, total) if seek and fps and stream.time_base else None
     for slot, index in enumerate(indices):
-        if seek and fps and stream.time_base and index - position > _seek_gap(fps):
-            return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline)
+        if index_info is not None:
+            if index - position > _seek_gap(fps):
+                return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline,
+                                           index_info, exact=False)
+            keyframe = index_info.keyframe_before(index) if last_pts is not None else None
+            if keyframe is not None and keyframe > last_pts and index_info.evenly_timed():
+                return slot + _seek_frames(container, stream, indices[slot:], fps, out, slot, limits, deadline,
+                                           index_info, exact=True)
         for frame in frames:
             deadline.check("the video")
             position += 1
+            last_pts = frame.pts
             if frame.time is not None:
                 _check_seconds(frame.time, limits)
             if position == index:
@@ -148,38 +198,58 @@ def _decode_frames(container: Any, indices: list[int], fps: float | None, out: n
 
 
 def _seek_frames(container: Any, stream: Any, indices: list[int], fps: float, out: np.ndarray, first_slot: int,
-                 limits: DecodeLimits, deadline: Deadline) -> int:
-    """Each sampled frame by seeking to the keyframe before its timestamp, then decoding up to it."""
+                 limits: DecodeLimits, deadline: Deadline, index_info: _Index, exact: bool) -> int:
+    """Each sampled frame by seeking to the keyframe before its timestamp, then decoding up to it; a frame
+    whose keyframe the decoder has already passed is decoded on to instead (the same frame, fewer decoded).
+    With ``exact``, a frame more than half a frame duration from its nominal time raises _NotEvenlyTimed."""
     start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
     half = 0.5 / fps
-    done = 0
+    done, frames, last_pts = 0, None, None
     for offset, index in enumerate(indices):
         target = start + index / fps
-        frame = _frame_at(container, stream, target, start, half, deadline)
+        keyframe = index_info.keyframe_before(index) if frames is not None and last_pts is not None else None
+        if keyframe is not None and keyframe <= last_pts:
+            frame = _frame_from(frames, target, half, deadline)
+        else:
+            frame, frames = _frame_at(container, stream, target, start, half, deadline)
         if frame is None:
             break
+        if exact and (frame.time is None or abs(frame.time - target) >= half):
+            raise _NotEvenlyTimed()
+        last_pts = frame.pts
         _check_seconds(frame.time, limits)
         _take(frame, out, first_slot + offset)
         done += 1
     return done
 
 
+def _frame_from(frames: Any, target: float, half: float, deadline: Deadline) -> Any:
+    """The first frame still to come from ``frames`` at or after ``target`` seconds (None: none left)."""
+    for frame in frames:
+        deadline.check("the video")
+        if frame.time is None or frame.time >= target - half:
+            return frame
+    return None
+
+
 def _frame_at(container: Any, stream: Any, target: float, start: float, half: float, deadline: Deadline) -> Any:
-    """The first frame at or after ``target`` seconds, seeking further back while a seek lands past it."""
+    """The first frame at or after ``target`` seconds, seeking further back while a seek lands past it,
+    and the decoding it came from (to decode on)."""
     back = 0.0
     while True:
         container.seek(int(max(target - back, start) / stream.time_base), stream=stream, backward=True,
                        any_frame=False)
         first = True
-        for frame in container.decode(stream):
+        frames = container.decode(stream)
+        for frame in frames:
             deadline.check("the video")
             if first and frame.time is not None and frame.time > target + half and target - back > start:
                 break  # landed past the target (no exact index): back off and seek again
             first = False
             if frame.time is None or frame.time >= target - half:
-                return frame
+                return frame, frames
         else:
-            return None
+            return None, None
         back = max(2 * back, float(SEEK_AFTER_SECONDS))
 
 
@@ -200,7 +270,7 @@ def _decode_video(data: bytes, limits: DecodeLimits, deadline: Deadline) -> dict
         _check_budget(len(indices), height, width, limits)
         out = np.empty((len(indices), *_output_size(len(indices), height, width, limits), 3), np.uint8)
         try:
-            decoded = _decode_frames(container, indices, fps, out, limits, deadline)
+            decoded = _decode_frames(container, indices, fps, out, limits, deadline, total=total)
         except MultimodalInputError:
             raise
         except Exception:  # a container that cannot seek: decode on from the start instead
