@@ -10,6 +10,7 @@ built on them) therefore always receive plain strings.
 
 from __future__ import annotations
 
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,11 +38,18 @@ def upstream_value(modality: str | tuple[str, ...], value: Any, supported: Seque
     - An image goes as a ``(3, H, W)`` uint8 tensor of the same RGB pixels: processors give identical
       features for it (checked for CLIP, SigLIP and Qwen3-VL in the tests) and skip their own
       PIL-to-array conversion, which cost about as much as the resize itself.
+    - A video's ``(T, H, W, 3)`` frames go as a contiguous ``(T, 3, H, W)`` uint8 tensor (the layout
+      torchcodec gives upstream): the copy to channels-first is made here, on a decode worker, instead of
+      in the video processor (identical features, checked in the tests).
     """
     if modality == "text":
         return upstream_text(value, supported)
     if modality == "image" and hasattr(value, "getbands") and value.mode == "RGB":
         return torch.from_numpy(np.array(value)).permute(2, 0, 1)
+    if modality == "video" and isinstance(value, dict) and isinstance(value.get("array"), np.ndarray):
+        frames = value["array"]
+        if frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8:
+            return {**value, "array": torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()}
     return value
 
 

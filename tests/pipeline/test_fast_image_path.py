@@ -128,3 +128,23 @@ class TestImagePreResizer:
         resizer = ImagePreResizer.for_processor(clip_model.processor)
         float_image = torch.rand(3, 300, 400)
         assert resizer(float_image) is float_image and resizer({"text": "x"}) == {"text": "x"}
+
+
+def test_video_frames_go_channels_first_with_identical_features(qwen_embedder):
+    """The (T, H, W, 3) frames handed over as a (T, 3, H, W) tensor: the Qwen3-VL video processor gives the same features."""
+    import numpy as np
+
+    import st_multimodal as stm
+    from st_multimodal.testing import media
+    from st_multimodal.upstream import upstream_value
+
+    resolved = stm.resolve(media.mp4_bytes(frames=12, fps=6, w=64, h=48), qwen_embedder.resolve_context())
+    assert resolved.modality == "video" and isinstance(resolved.value["array"], np.ndarray)
+    handed = upstream_value("video", resolved.value)
+    assert tuple(handed["array"].shape) == (resolved.value["array"].shape[0], 3, 48, 64) and handed["array"].is_contiguous()
+    ours = qwen_embedder.preprocess([handed])
+    channels_last = qwen_embedder.preprocess([resolved.value])
+    assert ours.keys() == channels_last.keys()
+    for key in ours:
+        if isinstance(ours[key], torch.Tensor):
+            assert torch.equal(ours[key], channels_last[key]), key
