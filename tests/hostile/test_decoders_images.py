@@ -51,7 +51,9 @@ class TestHostileImages:
         estimate = decode_bytes(open_image(data, limits), limits)
         outcome = run_isolated(decoded_size, data, limits, address_space=2_000 * MB)
         assert outcome.value == (4000, 4000), (outcome.error, outcome.killed)
-        assert outcome.rss_growth <= estimate, (outcome.rss_growth_mb, estimate / MB)
+        # The estimate counts pixel buffers; the call also allocates a little of its own (plugin code imported
+        # on first use, Python objects): 4 MB of slack, against estimates of 60-200 MB here.
+        assert outcome.rss_growth <= estimate + 4 * MB, (outcome.rss_growth_mb, estimate / MB)
 
 
 class TestLoweredBudget:
