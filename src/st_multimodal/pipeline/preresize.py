@@ -15,6 +15,7 @@ output size the processor would not change again. Otherwise the image goes on as
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ..errors import LimitExceededError
@@ -117,6 +118,8 @@ class QwenPreResizer(ImagePreResizer):
         kind = type(image_processor)
         if not isinstance(image_processor, Qwen2VLImageProcessor):
             return False
+        if "resize" not in vars(Qwen2VLImageProcessor) or "factor" not in inspect.signature(Qwen2VLImageProcessor.resize).parameters:
+            return False  # an older transformers, whose Qwen processor resizes inside its _preprocess
         if kind._preprocess is not Qwen2VLImageProcessor._preprocess or kind.resize is not Qwen2VLImageProcessor.resize:
             return False  # a subclass with its own resize logic
         size = _size_dict(image_processor.size)
