@@ -137,3 +137,51 @@ class TestRoots:
 def test_pathlib_roots_are_accepted(image):
     policy = FetchPolicy(file_roots=(pathlib.Path(image.parent),))
     assert FileSource().fetch(image, ResolveContext(fetch_policy=policy)).data == b"\x89PNG data"
+
+
+class TestReadCapped:
+    """The read asks for the size ``fstat`` gave (+1); a size that changed since is still read right."""
+
+    @staticmethod
+    def read_pipe(payload: bytes, expected: int, max_bytes: int) -> bytes:
+        from st_multimodal.sources.file import _read_capped
+
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, payload)
+            os.close(write_end)
+            write_end = -1
+            return _read_capped(read_end, max_bytes, expected=expected)
+        finally:
+            os.close(read_end)
+            if write_end != -1:
+                os.close(write_end)
+
+    @pytest.mark.parametrize("expected", [0, 10, 3000, 5000])
+    def test_whole_content_whatever_the_expected_size(self, expected):
+        payload = bytes(range(256)) * 12  # 3,072 bytes: more, equal or less than expected
+        assert self.read_pipe(payload, expected, max_bytes=10_000) == payload
+
+    def test_growth_past_the_cap_is_refused(self):
+        with pytest.raises(LimitExceededError) as info:
+            self.read_pipe(b"x" * 2000, expected=100, max_bytes=1000)
+        assert (info.value.limit_name, info.value.limit) == ("max_bytes", 1000)
+
+    def test_exactly_the_cap_is_read(self):
+        assert self.read_pipe(b"y" * 1000, expected=1000, max_bytes=1000) == b"y" * 1000
+
+    def test_a_file_that_grew_after_fstat(self, tmp_path, monkeypatch):
+        import st_multimodal.sources.file as file_module
+
+        path = tmp_path / "growing.bin"
+        path.write_bytes(b"a" * 100)
+        real_fstat = os.fstat
+
+        def stale_fstat(fd):  # the size seen before another writer appended
+            info = real_fstat(fd)
+            with open(path, "ab") as out:
+                out.write(b"b" * 50)
+            return info
+
+        monkeypatch.setattr(file_module.os, "fstat", stale_fstat)
+        assert FileSource().fetch(str(path), ctx()).data == b"a" * 100 + b"b" * 50

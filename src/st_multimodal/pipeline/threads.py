@@ -9,9 +9,10 @@ raises throughput; when it is compute-bound, the full count is faster. So a call
 2. the next ``probe_batches`` run with torch's current thread count, timing seconds per input
    between consecutive batches and how long the forward pass waited for each one;
 3. if the forward pass waited so long that it would still wait with fewer threads (even if it slowed
-   down in proportion to them), fewer threads are kept at once; if it waited noticeably but less, or
-   hardly waited while the input side kept a share of the cores busy (the two then compete), the next
-   ``probe_batches`` run with fewer threads;
+   down in proportion to them), fewer threads are kept at once; if it hardly waited while the input side
+   kept so many cores busy that the forward pass's threads do not fit beside it (the two then compete),
+   the forward pass keeps the cores the input side leaves; if it waited noticeably but less, or the input
+   side kept a smaller share of the cores busy, the next ``probe_batches`` run with fewer threads;
 4. the faster of the two is kept for the rest of the call; a reduced count is given back at once if
    the forward pass stops waiting for input (it became the bottleneck).
 
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["ForwardThreadPlan", "ThreadDecision", "ThreadMemory", "one_torch_thread", "user_chose_threads"]
+__all__ = ["ForwardThreadPlan", "ThreadDecision", "ThreadMemory", "one_torch_thread", "threads_that_fit", "user_chose_threads"]
 
 _THREADS_AT_IMPORT = torch.get_num_threads()
 _ENV_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -74,6 +75,12 @@ def _counts_are_per_thread() -> bool:
 def reduced_threads(full: int) -> int:
     """The count tried when preprocessing-bound: a quarter of the cores (one on up to 7)."""
     return max(1, full // 4)
+
+
+def threads_that_fit(full: int, input_load: float) -> int:
+    """Forward threads that fit beside an input side keeping ``input_load`` cores busy, on ``full`` cores
+    (torch's thread count: one per core); at least one, at most ``full``."""
+    return max(1, min(full, int(full - input_load + 0.5)))
 
 
 @dataclass
@@ -199,7 +206,7 @@ class ForwardThreadPlan:
             return
         self._set(remembered)
         self.decision.chosen = remembered
-        self.decision.reason = ("preprocessing-bound" if self._give_back else "fewer threads were faster") + \
+        self.decision.reason = ("preprocessing-bound" if self._give_back else "forward pass and workers compete") + \
             " (remembered from an earlier call)"
         self._phase = "kept reduced"
 
@@ -239,30 +246,44 @@ class ForwardThreadPlan:
         cycles = sum(s[0] for s in self._full_samples)
         load = sum(s[4] for s in self._full_samples) / cycles if cycles > 0 else 0.0
         self.decision.input_load = load
-        if share < self.wait_threshold:
-            if load < max(self.contention_floor, 0.1 * self.decision.full):
-                self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
-                self._remember(self.decision.full)
-                return
-            # The forward pass is the bottleneck, but the input side keeps a share of the cores busy: its
-            # threads and the workers compete, and fewer of them may be faster. Try, and keep the faster.
-            self._give_back = False
-            self._phase = "switching"
-            self._set(self.decision.reduced)
+        busy_input = load >= max(self.contention_floor, 0.1 * self.decision.full)
+        if share < self.wait_threshold and not busy_input:
+            self._decide(self.decision.full, f"compute-bound: waited {share:.0%} of the time for input")
+            self._remember(self.decision.full)
             return
         slowdown = self.decision.full / self.decision.reduced
-        if (1 - share) * slowdown <= 1 - self.wait_threshold:
+        if share >= self.wait_threshold and (1 - share) * slowdown <= 1 - self.wait_threshold:
             # Even if the forward pass slowed down in proportion to its threads, it would still wait for
             # input: fewer threads cannot make it the bottleneck, and they leave the cores to the workers.
-            self._set(self.decision.reduced)
-            self.decision.chosen = self.decision.reduced
-            self.decision.reason = (f"preprocessing-bound: the forward pass waited {share:.0%} of the time for "
-                                    f"input, so {self.decision.reduced} thread(s) suffice")
-            self._phase = "kept reduced"
-            self._remember(self.decision.reduced)
+            self._keep_reduced(self.decision.reduced, f"preprocessing-bound: the forward pass waited {share:.0%} of "
+                               f"the time for input, so {self.decision.reduced} thread(s) suffice", give_back=True)
             return
+        fit = threads_that_fit(self.decision.full, load)
+        if busy_input and fit < self.decision.full:
+            # The forward pass's threads and the input side's workers do not fit on the cores together, and
+            # compete: the forward pass gets the cores the input side leaves, for the whole call (it is not
+            # given back when the forward pass stops waiting: the input side still needs its cores). The
+            # timings of a call's first batches are too noisy to weigh this: they drain batches prepared
+            # during the warm-up.
+            self.decision.reduced = fit
+            self._keep_reduced(fit, f"forward pass and workers compete: the input side keeps {load:.1f} of "
+                               f"{self.decision.full} cores busy, so {fit} thread(s) for the forward pass",
+                               give_back=False)
+            return
+        # The forward pass waited noticeably, or the input side keeps a smaller share of the cores busy: try
+        # fewer threads, and keep the faster (a reduction chosen while the forward pass was the bottleneck is
+        # not given back).
+        self._give_back = share >= self.wait_threshold
         self._phase = "switching"
         self._set(self.decision.reduced)
+
+    def _keep_reduced(self, threads: int, reason: str, give_back: bool) -> None:
+        self._give_back = give_back
+        self._set(threads)
+        self.decision.chosen = threads
+        self.decision.reason = reason
+        self._phase = "kept reduced"
+        self._remember(threads, give_back)
 
     def _after_reduced_probe(self) -> None:
         full, reduced = self.decision.per_item_full, _per_item(self._reduced_samples)

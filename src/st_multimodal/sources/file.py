@@ -158,7 +158,7 @@ class FileSource:
                     "file is larger than FetchPolicy.max_bytes",
                     limit_name="max_bytes", limit=policy.max_bytes, actual=info.st_size,
                 )
-            data = _read_capped(fd, policy.max_bytes)
+            data = _read_capped(fd, policy.max_bytes, expected=info.st_size)
         finally:
             os.close(fd)
         return FetchedBytes(data=data, source=source, mime=None, name=path)
@@ -180,11 +180,17 @@ def _check_opened(fd: int, path: str, policy: FetchPolicy) -> None:
         raise BlockedSourceError(f"file {path!r} resolved outside FetchPolicy.file_roots when it was opened") from None
 
 
-def _read_capped(fd: int, max_bytes: int) -> bytes:
-    """Read to the end, but never more than ``max_bytes`` (the file may grow while we read)."""
+def _read_capped(fd: int, max_bytes: int, expected: int = 0) -> bytes:
+    """Read to the end, but never more than ``max_bytes`` (the file may grow while we read).
+
+    The first read asks for the size ``fstat`` gave plus one byte (one read and one EOF check for a file
+    that does not change): a read buffer is allocated at the size asked for, and a 16 MiB one per file costs
+    an ``mmap``/``munmap`` pair that every thread of the process pays for.
+    """
     parts: list[bytes] = []
     total = 0
-    while chunk := os.read(fd, min(1 << 24, max_bytes + 1 - total)):
+    ask = min(max(expected, 0) + 1, max_bytes + 1)
+    while chunk := os.read(fd, ask):
         parts.append(chunk)
         total += len(chunk)
         if total > max_bytes:
@@ -192,4 +198,5 @@ def _read_capped(fd: int, max_bytes: int) -> bytes:
                 "file grew beyond FetchPolicy.max_bytes while being read",
                 limit_name="max_bytes", limit=max_bytes, actual=total,
             )
+        ask = min(1 << 24, max_bytes + 1 - total)
     return parts[0] if len(parts) == 1 else b"".join(parts)
