@@ -336,7 +336,7 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
         self.eval()
         options = self._options(call_options)
         ctx = options.ctx
-        pre_resize = self._pre_resizers(device, kwargs)
+        pre_resize = self._image_pre_resizer(device, kwargs)
         supported = self.modalities
 
         def resolve_item(index: int, pair: Any) -> Prepared:
@@ -347,11 +347,9 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
             def decode() -> Prepared:
                 decoded = [self._decoded(side, ctx, index) for side in sides]
                 modalities = tuple(side.modality for side in decoded)
-                values = tuple(pre_resize.video(side.value, ctx.limits) if side.modality == "video" and pre_resize.video
-                               else side.value for side in decoded)
-                value = upstream_pair(pair, modalities, values, supported)
-                if pre_resize.image is not None and "image" in modalities:
-                    value = tuple(pre_resize.image(v) if m == "image" else v for m, v in zip(modalities, value))
+                value = upstream_pair(pair, modalities, tuple(side.value for side in decoded), supported)
+                if pre_resize is not None and "image" in modalities:
+                    value = tuple(pre_resize(v) if m == "image" else v for m, v in zip(modalities, value))
                 return Prepared(key=modalities, value=value, extra=ItemInfo(sides[1].provenance.source, None))
 
             return Prepared(then=decode)
