@@ -120,3 +120,10 @@ def test_only_where_the_stock_processor_has_its_own_resize(qwen_embedder):
     resizer = VideoPreResizer.for_processor(qwen_embedder.processor)
     assert (resizer is not None) == ("resize" in vars(Qwen3VLVideoProcessor))
     assert VideoPreResizer.for_processor(qwen_embedder.processor.tokenizer) is None
+
+
+@pytest.mark.parametrize("modality", ["video", "common"])
+def test_not_where_the_model_sets_processor_options(qwen_embedder, resizer, monkeypatch, modality):
+    """Upstream merges the input module's own ``processing_kwargs`` into every call: the resize ahead steps aside."""
+    monkeypatch.setattr(qwen_embedder[0], "processing_kwargs", {**qwen_embedder[0].processing_kwargs, modality: {"fps": 1}})
+    assert qwen_embedder._video_pre_resizer({}) is None

@@ -218,18 +218,27 @@ class MultimodalMixin:
     def _image_pre_resizer(self, device: torch.device, kwargs: dict) -> Callable[[Any], Any] | None:
         """The processor's image resize, to run on the decode workers where it is exact (see ``pipeline.preresize``).
 
-        Not when images are resized on the GPU, nor when the call passes its own processor options.
+        Not when images are resized on the GPU, nor where the call or the model passes image processor options.
         """
-        if self._preprocess_on_device(device) or kwargs.get("processing_kwargs"):
+        if self._preprocess_on_device(device) or self._has_processor_options("image", kwargs):
             return None
         return ImagePreResizer.for_processor(getattr(self, "processor", None))
 
     def _video_pre_resizer(self, kwargs: dict) -> VideoPreResizer | None:
         """The processor's video resize, to run on the decode workers where it is exact (see
-        ``pipeline.video_preresize``). Not when the call passes its own processor options."""
-        if kwargs.get("processing_kwargs"):
+        ``pipeline.video_preresize``). Not where the call or the model passes video processor options."""
+        if self._has_processor_options("video", kwargs):
             return None
         return VideoPreResizer.for_processor(getattr(self, "processor", None))
+
+    def _has_processor_options(self, modality: str, kwargs: dict) -> bool:
+        """Whether the call passes processor options, or the input module's own ``processing_kwargs`` (which
+        upstream merges into every call) has any for ``modality`` or for all modalities (``"common"``)."""
+        if kwargs.get("processing_kwargs"):
+            return True
+        module = self[0] if len(self) > 0 else None
+        own = getattr(module, "processing_kwargs", None) or {}
+        return bool(isinstance(own, dict) and (own.get(modality) or own.get("common")))
 
     @property
     def _routed(self) -> bool:
