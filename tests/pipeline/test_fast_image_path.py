@@ -126,6 +126,15 @@ class TestImagePreResizer:
         assert clip_model._image_pre_resizer(cpu, {}) is not None
         assert clip_model._image_pre_resizer(cpu, {"processing_kwargs": {"image": {"size": {"shortest_edge": 64}}}}) is None
 
+    @pytest.mark.parametrize("modality", ["image", "common"])
+    def test_not_where_the_model_sets_processor_options(self, clip_model, monkeypatch, modality):
+        """Upstream merges the input module's own ``processing_kwargs`` into every call: the resize ahead steps aside."""
+        cpu = torch.device("cpu")
+        assert clip_model._image_pre_resizer(cpu, {}) is not None
+        options = {**clip_model[0].processing_kwargs, modality: {"size": {"shortest_edge": 64}}}
+        monkeypatch.setattr(clip_model[0], "processing_kwargs", options)
+        assert clip_model._image_pre_resizer(cpu, {}) is None
+
     def test_leaves_non_images_alone(self, clip_model):
         resizer = ImagePreResizer.for_processor(clip_model.processor)
         float_image = torch.rand(3, 300, 400)

@@ -41,7 +41,7 @@ def embed_rows(
     settings = (prompt, sorted(kwargs.items(), key=str), ctx.limits, ctx.audio_sampling_rate, ctx.audio_max_seconds,
                 sorted(ctx.extras.items()))
     call_key = cache_key(model.fingerprint, settings) if cache is not None else None  # once per call
-    pre_resize = model._image_pre_resizer(device, kwargs)
+    pre_resize = model._pre_resizers(device, kwargs)
     routed = model._routed
 
     rows: dict[int, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from sentence_transformers.base.modules import Router
@@ -18,6 +18,7 @@ from ..pipeline.device import features_to_device, floating_dtype, pin_features
 from ..pipeline.fingerprint import state_token
 from ..pipeline.preresize import ImagePreResizer
 from ..pipeline.threads import ThreadMemory
+from ..pipeline.video_preresize import VideoPreResizer
 from ..policy import DEFAULT_DECODE_LIMITS, DEFAULT_FETCH_POLICY, DecodeLimits, FetchPolicy
 from ..resolvers import ExpandedInputs, expand_documents, materialize_located, resolve
 from ..resolvers.expansion import has_documents
@@ -26,13 +27,22 @@ from ..upstream import upstream_value
 from .inputs import at_input_positions, audio_settings, image_target_size, is_remote_input, materialize_inputs
 from .options import CallOptions, OnError, handed_over, passing
 
-__all__ = ["MULTIMODAL_DEFAULTS", "MultimodalMixin", "split_init_kwargs"]
+__all__ = ["MULTIMODAL_DEFAULTS", "MultimodalMixin", "PreResizers", "split_init_kwargs"]
 
 MULTIMODAL_DEFAULTS = dict(fetch_policy=None, limits=None, strict=False, cache_dir=None, decoded_cache_size=256,
                             resolve_workers=None, decode_workers=None, preprocess_workers=2, prefetch_batches=2,
                             gpu_preprocessing=None)
 """Our multimodal constructor arguments and their defaults (see ``MultimodalMixin._setup_multimodal``)."""
 _MEDIA_MODALITIES = ("image", "audio", "video", "message")
+
+
+class PreResizers(NamedTuple):
+    """The processor's resizes to run ahead on the decode workers, per modality (None where not provably exact)."""
+
+    image: Callable[[Any], Any] | None = None
+    """Takes an image in upstream's form, see ``pipeline.preresize``."""
+    video: Callable[[Any, DecodeLimits], Any] | None = None
+    """Takes a decoded video and the call's limits, see ``pipeline.video_preresize``."""
 
 
 def split_init_kwargs(kwargs: dict) -> tuple[dict, dict]:
@@ -188,24 +198,47 @@ class MultimodalMixin:
         return self._check_supported(resolved, index) if resolved.modality != checked else resolved
 
     def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int,
-                     pre_resize: Callable[[Any], Any] | None = None) -> tuple[Any, int | None]:
-        """Decode and return the value as handed to upstream (images resized ahead by ``pre_resize``,
-        see :meth:`_image_pre_resizer`), and, for a resized image, its length as decoded (upstream orders
-        a batch by it)."""
+                     pre_resize: PreResizers | None = None) -> tuple[Any, int | None]:
+        """Decode and return the value as handed to upstream (images and videos resized ahead by ``pre_resize``,
+        see :meth:`_pre_resizers`), and, for a resized one, its length as decoded (upstream orders a batch by it)."""
         resolved = self._decoded(resolved, ctx, index)
+        resizers = pre_resize or PreResizers()
+        if resolved.modality == "video" and resizers.video is not None:
+            return upstream_value("video", resizers.video(resolved.value, ctx.limits), self.modalities), \
+                self._input_length(resolved.value)
         value = upstream_value(resolved.modality, resolved.value, self.modalities)
-        if pre_resize is None or resolved.modality != "image":
+        if resolved.modality != "image" or resizers.image is None:
             return value, None
-        return pre_resize(value), self._input_length(value)
+        return resizers.image(value), self._input_length(value)
+
+    def _pre_resizers(self, device: torch.device, kwargs: dict) -> PreResizers:
+        """The processor's resizes to run on the decode workers for this call, where they are exact."""
+        return PreResizers(image=self._image_pre_resizer(device, kwargs), video=self._video_pre_resizer(kwargs))
 
     def _image_pre_resizer(self, device: torch.device, kwargs: dict) -> Callable[[Any], Any] | None:
         """The processor's image resize, to run on the decode workers where it is exact (see ``pipeline.preresize``).
 
-        Not when images are resized on the GPU, nor when the call passes its own processor options.
+        Not when images are resized on the GPU, nor where the call or the model passes image processor options.
         """
-        if self._preprocess_on_device(device) or kwargs.get("processing_kwargs"):
+        if self._preprocess_on_device(device) or self._has_processor_options("image", kwargs):
             return None
         return ImagePreResizer.for_processor(getattr(self, "processor", None))
+
+    def _video_pre_resizer(self, kwargs: dict) -> VideoPreResizer | None:
+        """The processor's video resize, to run on the decode workers where it is exact (see
+        ``pipeline.video_preresize``). Not where the call or the model passes video processor options."""
+        if self._has_processor_options("video", kwargs):
+            return None
+        return VideoPreResizer.for_processor(getattr(self, "processor", None))
+
+    def _has_processor_options(self, modality: str, kwargs: dict) -> bool:
+        """Whether the call passes processor options, or the input module's own ``processing_kwargs`` (which
+        upstream merges into every call) has any for ``modality`` or for all modalities (``"common"``)."""
+        if kwargs.get("processing_kwargs"):
+            return True
+        module = self[0] if len(self) > 0 else None
+        own = getattr(module, "processing_kwargs", None) or {}
+        return bool(isinstance(own, dict) and (own.get(modality) or own.get("common")))
 
     @property
     def _routed(self) -> bool:
