@@ -26,7 +26,7 @@ from .loading import assemble_reranker_modules
 from .pipeline import Prepared
 from .policy import DecodeLimits, FetchPolicy
 from .resolvers import ExpandedInputs, expand_documents
-from .upstream import upstream_pair
+from .upstream import upstream_pair, upstream_pair_batch
 
 __all__ = ["CrossEncoder", "SentenceTransformer"]
 
@@ -362,6 +362,17 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
             resolve_item=resolve_item, rows_of=rows_of, show_progress_bar=show_progress_bar, total=len(inputs))}
         ordered = [rows[i] for i in sorted(rows)]
         return torch.stack(ordered) if ordered else torch.tensor([], device=device)
+
+    def _prepare_features(self, values: list[Any], device: torch.device, prompt: str | None, kwargs: dict) -> dict:
+        """Preprocess a batch of pairs, with video and audio sides as upstream's pair path can read them
+        (see :func:`~st_multimodal.upstream.upstream_pair_batch`)."""
+        values, extra = upstream_pair_batch(values)
+        if extra:
+            processing = dict(kwargs.get("processing_kwargs") or {})
+            for modality, options in extra.items():
+                processing[modality] = {**(processing.get(modality) or {}), **options}
+            kwargs = {**kwargs, "processing_kwargs": processing}
+        return super()._prepare_features(values, device, prompt, kwargs)
 
     def _scores(self, scores: torch.Tensor, activation_fn, apply_softmax) -> torch.Tensor:
         """Upstream's score post-processing: upcast, activation, squeeze, optional softmax."""

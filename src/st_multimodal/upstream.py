@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from sentence_transformers.base.modality import infer_modality
 
-__all__ = ["upstream_text", "upstream_value", "upstream_pair"]
+__all__ = ["upstream_text", "upstream_value", "upstream_pair", "upstream_pair_batch"]
 
 
 def upstream_text(text: str, supported: Sequence[Any] | None = None) -> str | dict[str, str]:
@@ -70,3 +70,51 @@ def upstream_pair(raw: Any, modalities: tuple[Any, Any], values: tuple[Any, Any]
             return type(raw)(sides) if isinstance(raw, (tuple, list)) else sides
         return sides
     return tuple(upstream_value(m, v) for m, v in zip(modalities, values))
+
+
+def upstream_pair_batch(pairs: Sequence[Any]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """A batch of :func:`upstream_pair` forms as upstream's pair path takes them, and the processor kwargs
+    (``processing_kwargs`` form) that go with it.
+
+    Upstream turns a pair into query/document messages with each side as it is: unlike a single input,
+    a side is not unwrapped from its ``{"array", ...}`` dict, which the processor cannot read (a video
+    dict fails in ``make_batched_videos``, an audio dict in ``load_audio``). So a video side goes as its
+    frames and its metadata as the batch's ``video_metadata``, one entry per video in the order the
+    processor meets them (pair by pair, query before document), completed as upstream's ``parse_inputs``
+    completes it for single videos; an audio side goes as its samples, already at the model's rate.
+    """
+    videos: list[tuple[Any, dict[str, Any] | None]] = []
+    batch = [_pair_sides(pair, videos) if isinstance(pair, tuple) else pair for pair in pairs]
+    if all(entry is None for _, entry in videos):
+        return batch, {}  # the processor infers every video's metadata itself
+    metadata = [dict(entry) if entry is not None else _default_metadata(len(frames)) for frames, entry in videos]
+    return batch, {"video": {"video_metadata": metadata}}
+
+
+def _pair_sides(pair: tuple, videos: list[tuple[Any, dict[str, Any] | None]]) -> tuple:
+    return tuple(_side(side, videos) for side in pair)
+
+
+def _side(side: Any, videos: list[tuple[Any, dict[str, Any] | None]]) -> Any:
+    if _is_wrapped(side, "video_metadata"):
+        return _video_frames(side, videos)
+    if _is_wrapped(side, "sampling_rate"):
+        return side["array"]
+    if isinstance(side, dict) and "array" not in side and ("video" in side or "audio" in side):  # multimodal dict
+        return {key: _side(value, videos) if key in ("video", "audio") else value for key, value in side.items()}
+    return side
+
+
+def _is_wrapped(side: Any, key: str) -> bool:
+    return isinstance(side, dict) and "array" in side and key in side
+
+
+def _video_frames(video: dict[str, Any], videos: list[tuple[Any, dict[str, Any] | None]]) -> Any:
+    """The frames of a ``{"array", "video_metadata"}`` video, recorded with its metadata in ``videos``."""
+    videos.append((video["array"], video.get("video_metadata")))
+    return video["array"]
+
+
+def _default_metadata(count: int) -> dict[str, Any]:
+    """The metadata upstream gives in-memory frames without any, in a batch where other videos carry some."""
+    return {"total_num_frames": count, "fps": None, "duration": None, "frames_indices": list(range(count))}

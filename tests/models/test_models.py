@@ -199,3 +199,99 @@ class TestUpstreamHandoff:
         by_pil = qwen_reranker.preprocess(pairs)
         by_tensor = qwen_reranker.preprocess([tuple(upstream_value("image", v) if not isinstance(v, str) else v for v in p) for p in pairs])
         assert all(torch.equal(v, by_tensor[k]) if isinstance(v, torch.Tensor) else v == by_tensor[k] for k, v in by_pil.items())
+
+
+class TestRerankerVideo:
+    """(text, video) and (video, text) pairs score as upstream's own CrossEncoder scores the same video."""
+
+    @pytest.fixture(scope="class")
+    def upstream_reranker(self, zoo_path):
+        from sentence_transformers import CrossEncoder as UpstreamCrossEncoder
+
+        return UpstreamCrossEncoder(str(zoo_path("qwen3vl-reranker")), device="cpu")
+
+    @pytest.fixture
+    def clip_file(self, tmp_path):
+        """A 6-frame clip at 2 fps (the default DecodeLimits.video_fps): every frame is kept, by us and by upstream."""
+        path = tmp_path / "clip.mp4"
+        path.write_bytes(media.mp4_bytes(frames=6, fps=2))
+        return str(path)
+
+    def test_every_video_form_scores_in_both_orders(self, qwen_reranker, clip_file):
+        data = media.mp4_bytes(frames=6, fps=2)
+        forms = [clip_file, data, stm.as_video(clip_file), stm.as_video(data)]
+        scores = qwen_reranker.predict([("a grey square", v) for v in forms] + [(v, "a grey square") for v in forms])
+        assert np.isfinite(scores).all()
+        assert np.allclose(scores[:4], scores[0], atol=1e-6) and np.allclose(scores[4:], scores[4], atol=1e-6)
+        assert not np.isclose(scores[0], scores[4])  # the query and document roles differ
+
+    def test_equals_upstream_reading_the_same_file(self, qwen_reranker, upstream_reranker, clip_file):
+        try:
+            from torchcodec.decoders import VideoDecoder
+
+            VideoDecoder(clip_file)  # upstream decodes a video path with torchcodec
+        except Exception as exc:
+            pytest.skip(f"torchcodec cannot decode here: {type(exc).__name__}")
+        pairs = [("a grey square", clip_file), (clip_file, "a grey square"), ("x", clip_file)]
+        ours = qwen_reranker.predict(pairs)
+        theirs = np.array([upstream_reranker.predict([pair])[0] for pair in pairs])
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-5), (ours, theirs)
+
+    def test_equals_upstream_given_the_same_frames(self, qwen_reranker, upstream_reranker):
+        # 20 frames at 10 fps: our decoder keeps 4 (2 fps), described by their metadata
+        video = stm.resolve(media.mp4_bytes(frames=20, fps=10), stm.ResolveContext()).value
+        frames = torch.from_numpy(video["array"]).permute(0, 3, 1, 2).contiguous()
+        metadata = {"video": {"video_metadata": [video["video_metadata"]]}}
+        for pair, upstream_pair in [(("a grey square", stm.as_video(video["array"], fps=video["video_metadata"]["fps"])),
+                                     ("a grey square", frames)),
+                                    ((video, "a grey square"), (frames, "a grey square"))]:
+            ours = qwen_reranker.predict([pair])
+            theirs = upstream_reranker.predict([upstream_pair], processing_kwargs=metadata)
+            assert np.allclose(ours, theirs, rtol=0, atol=1e-5), (ours, theirs)
+
+    def test_batch_rows_equal_alone(self, qwen_reranker, clip_file):
+        """Each video's metadata goes with its own frames, whatever else shares the batch."""
+        slow = stm.as_video(np.stack([np.full((48, 64, 3), 40 * i, np.uint8) for i in range(4)]), fps=1)
+        pairs = [("a grey square", clip_file), (slow, "a slow clip"), ("a red car", IMAGES[0]),
+                 (clip_file, slow), ("a slow clip", slow), ("a", "b")]
+        together = qwen_reranker.predict(pairs, batch_size=len(pairs))
+        alone = np.array([qwen_reranker.predict([pair])[0] for pair in pairs])
+        assert np.isfinite(together).all() and np.allclose(together, alone, atol=1e-4)
+        assert len(set(np.round(together, 5))) == len(pairs)
+
+    def test_audio_pairs_are_refused_by_a_model_without_audio(self, qwen_reranker):
+        with pytest.raises(stm.ModalityNotSupportedError, match="audio"):
+            qwen_reranker.predict([("a tone", media.wav_bytes(0.5))])
+
+
+class TestUpstreamPairBatch:
+    """How pair sides wrapped in ``{"array", ...}`` dicts are handed to upstream's pair path."""
+
+    def test_videos_unwrapped_with_their_metadata_in_order(self):
+        from st_multimodal.upstream import upstream_pair_batch
+
+        a, b = torch.zeros(4, 3, 8, 8), torch.ones(2, 3, 8, 8)
+        meta_a = {"total_num_frames": 4, "fps": 2.0, "duration": 2.0, "frames_indices": [0, 1, 2, 3]}
+        pairs = [("q", {"array": a, "video_metadata": meta_a}), ({"array": b, "video_metadata": None}, "d"), ("q", "d")]
+        batch, extra = upstream_pair_batch(pairs)
+        assert batch[0][1] is a and batch[1][0] is b and batch[2] == ("q", "d")
+        assert extra == {"video": {"video_metadata": [meta_a, {"total_num_frames": 2, "fps": None, "duration": None,
+                                                                "frames_indices": [0, 1]}]}}
+
+    def test_no_metadata_leaves_it_to_the_processor(self):
+        from st_multimodal.upstream import upstream_pair_batch
+
+        frames = torch.zeros(2, 3, 8, 8)
+        batch, extra = upstream_pair_batch([("q", {"array": frames, "video_metadata": None})])
+        assert batch == [("q", frames)] and extra == {}
+
+    def test_audio_and_multimodal_sides(self):
+        from st_multimodal.upstream import upstream_pair_batch
+
+        samples, frames = np.zeros(1600, np.float32), torch.zeros(2, 3, 8, 8)
+        meta = {"total_num_frames": 2, "fps": 2.0, "duration": 1.0, "frames_indices": [0, 1]}
+        both = {"video": {"array": frames, "video_metadata": meta}, "audio": {"array": samples, "sampling_rate": 16000}}
+        batch, extra = upstream_pair_batch([("q", {"array": samples, "sampling_rate": 16000}), (both, "d")])
+        assert batch[0][1] is samples
+        assert batch[1][0]["video"] is frames and batch[1][0]["audio"] is samples
+        assert extra == {"video": {"video_metadata": [meta]}}

@@ -142,8 +142,8 @@ def pair_probes(model: Any) -> list[tuple[str, str, list[tuple[Any, Any]], str]]
     """Groups of (query, document) pairs for a reranker: ``(name, "query->document" modalities, pairs, sha256)``.
 
     The query is the first probe text; documents are the text probes, then the images and audio the
-    model takes, and (for image models) the image as query against the texts. Video is left out:
-    upstream's chat path cannot batch a video inside a pair yet.
+    model takes, and (for image models) the image as query against the texts. Video is left out (a
+    group more would change ``PROBE_SET_VERSION``, and every reference made before would be refused).
     """
     query_text = PROBE_TEXTS[0][1]
     query, texts = as_text(query_text), [as_text(text) for _, text in PROBE_TEXTS]
