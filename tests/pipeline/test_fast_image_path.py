@@ -107,6 +107,27 @@ class TestImagePreResizer:
         assert np.array_equal(ahead, model.encode(jpegs, batch_size=1))
         np.testing.assert_allclose(ahead_batched, model.encode(jpegs), rtol=0, atol=1e-5)
 
+    def test_the_decoded_cache_keeps_the_resized_image(self, clip_model, monkeypatch):
+        monkeypatch.setattr(clip_model, "decoded_cache", stm.DecodedCache())
+        jpeg = _jpeg(640, 480, seed=21)
+        first = clip_model.encode([jpeg])
+        [(modality, value, length)] = [entry for entry, _ in clip_model.decoded_cache._items.values()]
+        crop = clip_model.processor.image_processor.crop_size
+        assert modality == "image" and tuple(value.shape) == (3, crop["height"], crop["width"])
+        assert length == clip_model._input_length(torch.zeros(3, 480, 640, dtype=torch.uint8))
+        assert value.nbytes <= clip_model.decoded_cache.nbytes < value.nbytes + 1024 < 640 * 480 * 3
+        hits = clip_model.decoded_cache.hits
+        assert np.array_equal(clip_model.encode([jpeg]), first) and clip_model.decoded_cache.hits == hits + 1
+
+    def test_changed_processor_settings_are_not_answered_from_the_cache(self, clip_model, monkeypatch):
+        monkeypatch.setattr(clip_model, "decoded_cache", stm.DecodedCache())
+        jpeg = _jpeg(640, 480, seed=22)
+        bicubic = clip_model.encode([jpeg])
+        monkeypatch.setattr(clip_model.processor.image_processor, "resample", 2)  # bilinear
+        bilinear = clip_model.encode([jpeg])
+        monkeypatch.setattr(clip_model, "decoded_cache", stm.DecodedCache(0))
+        assert not np.array_equal(bicubic, bilinear) and np.array_equal(bilinear, clip_model.encode([jpeg]))
+
     def test_qwen_processors_get_their_smart_resize_ahead(self, qwen_embedder):
         from st_multimodal.pipeline.preresize import QwenPreResizer
 

@@ -366,3 +366,27 @@ def test_the_pipeline_reports_the_input_sides_cpu_time_to_the_plan(monkeypatch):
                              forward=lambda batch, features: features))
     assert [row.value for row in rows] == list(range(16))
     assert len(reported) == 4 and sum(reported) >= 16 * 0.004 * 0.9
+
+
+def test_input_cpu_is_wanted_only_until_the_first_probe_is_judged(four_threads):
+    clock = FakeClock()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock)
+    assert not plan.wants_input_cpu  # not started
+    plan.start()
+    wanted = []
+    for wait, forward in [(0.5, 0.1)] + [(0.06, 0.04)] * 2 + [(0.05, 0.03)] * 3:
+        wanted.append(plan.wants_input_cpu)
+        clock.now += wait + forward
+        plan.after_batch(wait, forward, 32)
+    plan.finish()
+    assert wanted == [True, True, True, False, False, False]
+
+
+def test_a_remembered_choice_needs_no_input_cpu(four_threads):
+    memory = thread_plans.ThreadMemory()
+    memory.remember("image", 1, 4)
+    plan = ForwardThreadPlan(clock=FakeClock(), memory=memory)
+    plan.start()
+    plan.before_batch("image")
+    assert not plan.wants_input_cpu
+    plan.finish()

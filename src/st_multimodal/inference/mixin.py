@@ -179,9 +179,10 @@ class MultimodalMixin:
             )
         return resolved
 
-    def _decoded(self, resolved: Resolved, ctx: ResolveContext, index: int) -> Resolved:
-        """``resolved`` decoded, through the in-memory LRU of decoded inputs; the modality is checked again
-        only when decoding changed it (a video file that turned out to carry audio, say)."""
+    def _decoded(self, resolved: Resolved, ctx: ResolveContext, index: int, keep: bool = True) -> Resolved:
+        """``resolved`` decoded, through the in-memory LRU of decoded inputs (stored there unless ``keep`` is
+        false); the modality is checked again only when decoding changed it (a video file that turned out to
+        carry audio, say)."""
         if resolved.is_materialized:
             return resolved
         checked = resolved.modality
@@ -190,7 +191,7 @@ class MultimodalMixin:
         cached = self.decoded_cache.get(key) if key else None
         if cached is None:
             materialize_located(resolved, index, prefer_tensor=True)  # images straight to upstream's tensor form
-            if key:
+            if key and keep:
                 self.decoded_cache.put(key, (resolved.modality, resolved.value))
         else:
             resolved.modality, resolved.value = cached
@@ -200,9 +201,35 @@ class MultimodalMixin:
     def _materialize(self, resolved: Resolved, ctx: ResolveContext, index: int,
                      pre_resize: PreResizers | None = None) -> tuple[Any, int | None]:
         """Decode and return the value as handed to upstream (images and videos resized ahead by ``pre_resize``,
-        see :meth:`_pre_resizers`), and, for a resized one, its length as decoded (upstream orders a batch by it)."""
-        resolved = self._decoded(resolved, ctx, index)
+        see :meth:`_pre_resizers`), and, for a resized one, its length as decoded (upstream orders a batch by it).
+
+        Where a resize runs ahead, the decoded-input cache keeps the resized value (keyed by the resize's
+        settings too), not the decoded one: a fraction of the memory, and a repeat skips the resize as well.
+        """
         resizers = pre_resize or PreResizers()
+        ready_key = self._ready_key(resolved, ctx, resizers)
+        if ready_key is not None:
+            hit = self.decoded_cache.get(ready_key)
+            if hit is not None:
+                resolved.modality, value, length = hit
+                return value, length
+        resolved = self._decoded(resolved, ctx, index, keep=ready_key is None)
+        handed = self._handed_over(resolved, ctx, resizers)
+        if ready_key is not None:
+            self.decoded_cache.put(ready_key, (resolved.modality, *handed))
+        return handed
+
+    def _ready_key(self, resolved: Resolved, ctx: ResolveContext, resizers: PreResizers) -> str | None:
+        """The decoded-input cache's key for ``resolved`` as handed over after a resize ahead, or None where no
+        resize runs ahead for its modality (the decoded value is cached instead)."""
+        resizer = {"image": resizers.image, "video": resizers.video}.get(resolved.modality)
+        content_hash = resolved.provenance.content_hash
+        token = getattr(resizer, "cache_token", None)
+        if resolved.is_materialized or not content_hash or token is None:
+            return None
+        return f"{content_hash}:{_decode_settings_key(ctx)}:{token}"
+
+    def _handed_over(self, resolved: Resolved, ctx: ResolveContext, resizers: PreResizers) -> tuple[Any, int | None]:
         if resolved.modality == "video" and resizers.video is not None:
             return upstream_value("video", resizers.video(resolved.value, ctx.limits), self.modalities), \
                 self._input_length(resolved.value)

@@ -35,6 +35,8 @@ class ImagePreResizer:
         self._resample = image_processor.resample
         self._targets: dict[tuple[int, int], tuple[int, int] | None] = {}
         """(height, width) in -> (height, width) the processor resizes to; a resizer lives for one call."""
+        self.cache_token = settings_token(image_processor, max_pixels)
+        """What decides this resizer's output besides the image: a key for the decoded-input cache."""
 
     def _target_of(self, shape: tuple[int, int]) -> tuple[int, int] | None:
         if shape not in self._targets:
@@ -142,6 +144,20 @@ class QwenPreResizer(ImagePreResizer):
 
     def _cropped(self, resized: Any) -> Any:
         return resized  # no centre crop in Qwen's processing
+
+
+def settings_token(processor: Any, *extra: Any) -> str | None:
+    """A short key for every setting of ``processor`` (its class and ``to_dict()``) and ``extra``; None when the
+    settings cannot be read (the value is then not cached in its resized form)."""
+    import json
+
+    from .cache import cache_key
+
+    try:
+        settings = json.dumps(processor.to_dict(), sort_keys=True, default=repr)
+    except Exception:  # noqa: BLE001 - a processor without a readable config
+        return None
+    return cache_key(type(processor).__module__, type(processor).__qualname__, settings, *map(repr, extra))
 
 
 def _size_dict(size: Any) -> Any:

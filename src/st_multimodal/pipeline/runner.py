@@ -130,6 +130,7 @@ class Pipeline:
         )
         plan = self.thread_plan = ForwardThreadPlan(memory=self.thread_memory) if self.adapt_threads else None
         self._input_cpu.take()
+        self._input_cpu.on = plan is not None
         producer.start()
         if plan is not None:
             plan.start()
@@ -149,10 +150,12 @@ class Pipeline:
                 try:
                     if plan is not None:
                         plan.before_batch(batch.key)
+                        self._input_cpu.on = plan.wants_input_cpu
                     started = time.perf_counter()
                     rows = list(self._forward(batch, features, prepare, forward))
                     if plan is not None:
                         plan.after_batch(waited, time.perf_counter() - started, len(rows), self._input_cpu.take())
+                        self._input_cpu.on = plan.wants_input_cpu
                 finally:
                     slots.release()
                 yield from rows
@@ -256,11 +259,16 @@ class _Fetchers:
 
 
 class CpuMeter:
-    """CPU seconds used by the input side's worker threads, taken batch by batch by the forward loop."""
+    """CPU seconds used by the input side's worker threads, taken batch by batch by the forward loop.
+
+    Only while ``on`` (the thread plan is measuring): a thread's CPU clock is a system call made with the GIL
+    held, and read around every task it cost the workers more than anything else they do besides decoding.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seconds = 0.0
+        self.on = True
 
     def add(self, seconds: float) -> None:
         with self._lock:
@@ -285,6 +293,8 @@ class _MeteredExecutor(ThreadPoolExecutor):
 
 
 def _metered(meter: CpuMeter, fn, *args, **kwargs):
+    if not meter.on:
+        return fn(*args, **kwargs)
     started = time.thread_time()
     try:
         return fn(*args, **kwargs)

@@ -191,6 +191,11 @@ class ForwardThreadPlan:
 
     # -- measurements ---------------------------------------------------------------------------------------
 
+    @property
+    def wants_input_cpu(self) -> bool:
+        """Whether the next batches' input-side CPU time is still needed (only until the first probe is judged)."""
+        return self._active and self._phase in ("warm-up", "full")
+
     def before_batch(self, kind: object) -> None:
         """Called before each forward pass with the batch's kind (its modality key); the first one may
         start from a remembered choice."""

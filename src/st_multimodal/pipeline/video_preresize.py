@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import LimitExceededError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
+from .preresize import settings_token
 
 __all__ = ["VideoPreResizer"]
 
@@ -48,6 +49,8 @@ class VideoPreResizer:
         self._sampling_kwargs = {name: getattr(video_processor, name, None)
                                  for name in getattr(video_processor.valid_kwargs, "__annotations__", {})
                                  if name not in _NOT_SAMPLING_KWARGS}
+        self.cache_token = settings_token(video_processor)
+        """What decides this resizer's output besides the clip and the call's limits: a key for the decoded-input cache."""
         self._targets: dict[tuple[int, int, int], tuple[int, int] | None] = {}
         """(frames, height, width) in -> (height, width) the processor resizes to; a resizer lives for one call."""
 
