@@ -337,6 +337,7 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
         options = self._options(call_options)
         ctx = options.ctx
         pre_resize = self._image_pre_resizer(device, kwargs)
+        video_resize = self._video_pre_resizer(kwargs)
         supported = self.modalities
 
         def resolve_item(index: int, pair: Any) -> Prepared:
@@ -347,7 +348,9 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
             def decode() -> Prepared:
                 decoded = [self._decoded(side, ctx, index) for side in sides]
                 modalities = tuple(side.modality for side in decoded)
-                value = upstream_pair(pair, modalities, tuple(side.value for side in decoded), supported)
+                values = tuple(video_resize(side.value, ctx.limits) if video_resize is not None and side.modality == "video"
+                               else side.value for side in decoded)
+                value = upstream_pair(pair, modalities, values, supported)
                 if pre_resize is not None and "image" in modalities:
                     value = tuple(pre_resize(v) if m == "image" else v for m, v in zip(modalities, value))
                 return Prepared(key=modalities, value=value, extra=ItemInfo(sides[1].provenance.source, None))

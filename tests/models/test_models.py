@@ -225,6 +225,26 @@ class TestRerankerVideo:
         assert np.allclose(scores[:4], scores[0], atol=1e-6) and np.allclose(scores[4:], scores[4], atol=1e-6)
         assert not np.isclose(scores[0], scores[4])  # the query and document roles differ
 
+    def test_video_sides_are_resized_ahead_with_identical_scores(self, qwen_reranker, clip_file, monkeypatch):
+        from st_multimodal.pipeline.video_preresize import VideoPreResizer
+
+        if VideoPreResizer.for_processor(qwen_reranker.processor) is None:
+            pytest.skip("this transformers' Qwen3-VL video processor resizes inside its _preprocess")
+        pairs = [("a grey square", clip_file), (clip_file, "x"), ("a grey square", "a grey square")]
+        calls = []
+        original = VideoPreResizer.__call__
+
+        def counting(self, value, limits=stm.DecodeLimits()):
+            out = original(self, value, limits)
+            calls.append(out is not value)
+            return out
+
+        monkeypatch.setattr(VideoPreResizer, "__call__", counting)
+        ahead = qwen_reranker.predict(pairs)
+        assert calls == [True, True]  # both video sides were resized on the decode workers
+        monkeypatch.setattr(VideoPreResizer, "for_processor", classmethod(lambda cls, processor: None))
+        assert np.array_equal(ahead, qwen_reranker.predict(pairs))
+
     def test_equals_upstream_reading_the_same_file(self, qwen_reranker, upstream_reranker, clip_file):
         try:
             from torchcodec.decoders import VideoDecoder
