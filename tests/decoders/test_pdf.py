@@ -121,6 +121,16 @@ class TestRenderPage:
         assert all(np.array_equal(results[n], expected[n % 3]) for n in range(24))
 
 
+    def test_closing_the_pool_stops_its_idle_workers(self):
+        pdf.render_page(pdf_bytes(THREE), 1, DecodeLimits(pdf_dpi=18))
+        processes = [worker.process for worker in pdf._POOL.idle]
+        assert processes and all(process.poll() is None for process in processes)
+        pdf._POOL.close()
+        assert pdf._POOL.idle == [] and pdf._POOL.started == 0
+        assert all(process.returncode is not None for process in processes)
+        assert np.asarray(pdf.render_page(pdf_bytes(THREE), 2, DecodeLimits(pdf_dpi=18))).size  # starts afresh
+
+
 class TestSniffing:
     def test_magic(self):
         assert is_pdf(b"%PDF-1.4\n") and not is_pdf(b"%PS-Adobe") and not is_pdf(b"")

@@ -17,6 +17,7 @@ before it is rendered.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import math
 import mmap
@@ -203,8 +204,19 @@ class _Pool:
             if not healthy and worker is not None:
                 worker.stop()
 
+    def close(self) -> None:
+        """Stop the idle workers (run at interpreter exit: a render process must not outlive its parent's
+        interpreter, and Python warns of a subprocess still running when its handle is collected)."""
+        with self.ready:
+            idle, self.idle = self.idle, []
+            self.started -= len(idle)
+            self.ready.notify_all()
+        for worker in idle:
+            worker.stop()
+
 
 _POOL = _Pool()
+atexit.register(_POOL.close)
 
 
 _RECENT: list[tuple[bytes, str]] = []
