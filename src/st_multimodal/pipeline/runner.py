@@ -261,8 +261,8 @@ class _Fetchers:
 class CpuMeter:
     """CPU seconds used by the input side's worker threads, taken batch by batch by the forward loop.
 
-    Only while ``on`` (the thread plan is measuring): a thread's CPU clock is a system call made with the GIL
-    held, and read around every task it cost the workers more than anything else they do besides decoding.
+    Only while ``on`` (the thread plan is measuring): a thread's CPU clock is a system call, made with the GIL
+    held, so it is read around the workers' tasks only while the plan needs the figure.
     """
 
     def __init__(self) -> None:

@@ -9,10 +9,11 @@ raises throughput; when it is compute-bound, the full count is faster. So a call
 2. the next ``probe_batches`` run with torch's current thread count, timing seconds per input
    between consecutive batches and how long the forward pass waited for each one;
 3. if the forward pass waited so long that it would still wait with fewer threads (even if it slowed
-   down in proportion to them), fewer threads are kept at once; if it hardly waited while the input side
-   kept so many cores busy that the forward pass's threads do not fit beside it (the two then compete),
-   the forward pass keeps the cores the input side leaves; if it waited noticeably but less, or the input
-   side kept a smaller share of the cores busy, the next ``probe_batches`` run with fewer threads;
+   down in proportion to them), fewer threads are kept at once; otherwise, if the input side kept so many
+   cores busy that the forward pass's threads do not fit beside it (the two then compete), the forward
+   pass keeps the cores the input side leaves, for the whole call; if it waited noticeably but less, or
+   the input side kept a smaller share of the cores busy, the next ``probe_batches`` run with fewer
+   threads;
 4. the faster of the two is kept for the rest of the call; a reduced count is given back at once if
    the forward pass stops waiting for input (it became the bottleneck).
 
