@@ -336,8 +336,7 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
         self.eval()
         options = self._options(call_options)
         ctx = options.ctx
-        pre_resize = self._image_pre_resizer(device, kwargs)
-        video_resize = self._video_pre_resizer(kwargs)
+        resizers = self._pre_resizers(device, kwargs)
         supported = self.modalities
 
         def resolve_item(index: int, pair: Any) -> Prepared:
@@ -348,11 +347,11 @@ class CrossEncoder(MultimodalModelMixin, _UpstreamCrossEncoder):
             def decode() -> Prepared:
                 decoded = [self._decoded(side, ctx, index) for side in sides]
                 modalities = tuple(side.modality for side in decoded)
-                values = tuple(video_resize(side.value, ctx.limits) if video_resize is not None and side.modality == "video"
+                values = tuple(resizers.video(side.value, ctx.limits) if resizers.video is not None and side.modality == "video"
                                else side.value for side in decoded)
                 value = upstream_pair(pair, modalities, values, supported)
-                if pre_resize is not None and "image" in modalities:
-                    value = tuple(pre_resize(v) if m == "image" else v for m, v in zip(modalities, value))
+                if resizers.image is not None and "image" in modalities:
+                    value = tuple(resizers.image(v) if m == "image" else v for m, v in zip(modalities, value))
                 return Prepared(key=modalities, value=value, extra=ItemInfo(sides[1].provenance.source, None))
 
             return Prepared(then=decode)

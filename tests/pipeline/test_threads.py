@@ -19,15 +19,24 @@ class FakeClock:
 
 
 @pytest.fixture
-def four_threads(monkeypatch):
-    """torch at 4 threads, as if that were torch's own default (reduced count: 1)."""
+def default_threads(monkeypatch):
+    """Sets torch's thread count as if it were torch's own default (restored afterwards)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(4)
-    monkeypatch.setattr(thread_plans, "_THREADS_AT_IMPORT", 4)
-    for name in thread_plans._ENV_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    yield
+
+    def use(count: int) -> None:
+        torch.set_num_threads(count)
+        monkeypatch.setattr(thread_plans, "_THREADS_AT_IMPORT", count)
+        for name in thread_plans._ENV_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+
+    yield use
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def four_threads(default_threads):
+    """torch at 4 threads, as if that were torch's own default (reduced count: 1)."""
+    default_threads(4)
 
 
 def feed(plan: ForwardThreadPlan, clock: FakeClock, batches: list[tuple[float, float]], n: int = 32) -> list[int]:
@@ -289,23 +298,16 @@ def test_a_compute_bound_run_with_a_busy_input_side_gets_the_cores_it_leaves(fou
     assert memory.recall("audio", 4) == (2, False)
 
 
-def test_a_busy_input_side_wins_over_probe_timings_that_favour_all_threads(monkeypatch):
+def test_a_busy_input_side_wins_over_probe_timings_that_favour_all_threads(default_threads):
     """Two cores, the input side keeping one busy: one forward thread, although the probe batches (draining
     batches prepared during the warm-up) looked fast with both."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    monkeypatch.setattr(thread_plans, "_THREADS_AT_IMPORT", 2)
-    for name in thread_plans._ENV_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    try:
-        clock = FakeClock()
-        plan = ForwardThreadPlan(probe_batches=2, clock=clock)
-        plan.start()
-        seen = feed_with_input(plan, clock, [(0.2, 0.05, 0.1)] + [(0.0, 0.04, 0.04)] * 2 + [(0.0, 0.06, 0.06)] * 4)
-        plan.finish()
-        assert seen == [2] * 3 + [1] * 4 and plan.decision.chosen == 1
-    finally:
-        torch.set_num_threads(before)
+    default_threads(2)
+    clock = FakeClock()
+    plan = ForwardThreadPlan(probe_batches=2, clock=clock)
+    plan.start()
+    seen = feed_with_input(plan, clock, [(0.2, 0.05, 0.1)] + [(0.0, 0.04, 0.04)] * 2 + [(0.0, 0.06, 0.06)] * 4)
+    plan.finish()
+    assert seen == [2] * 3 + [1] * 4 and plan.decision.chosen == 1
 
 
 def test_a_moderately_busy_input_side_tries_fewer_threads_and_keeps_the_faster(four_threads):

@@ -187,7 +187,7 @@ class MultimodalMixin:
             return resolved
         checked = resolved.modality
         content_hash = resolved.provenance.content_hash
-        key = f"{content_hash}:{_decode_settings_key(ctx)}" if content_hash else None
+        key = _decoded_key(content_hash, ctx) if content_hash else None
         cached = self.decoded_cache.get(key) if key else None
         if cached is None:
             materialize_located(resolved, index, prefer_tensor=True)  # images straight to upstream's tensor form
@@ -227,7 +227,7 @@ class MultimodalMixin:
         token = getattr(resizer, "cache_token", None)
         if resolved.is_materialized or not content_hash or token is None:
             return None
-        return f"{content_hash}:{_decode_settings_key(ctx)}:{token}"
+        return f"{_decoded_key(content_hash, ctx)}:{token}"
 
     def _handed_over(self, resolved: Resolved, ctx: ResolveContext, resizers: PreResizers) -> tuple[Any, int | None]:
         if resolved.modality == "video" and resizers.video is not None:
@@ -347,6 +347,11 @@ def _with_image_device(kwargs: dict, device: torch.device) -> dict:
     processing = dict(kwargs.get("processing_kwargs") or {})
     processing["image"] = {"device": str(device), **(processing.get("image") or {})}
     return {**kwargs, "processing_kwargs": processing}
+
+
+def _decoded_key(content_hash: str, ctx: ResolveContext) -> str:
+    """The decoded-input cache's key for content decoded under ``ctx``'s settings."""
+    return f"{content_hash}:{_decode_settings_key(ctx)}"
 
 
 def _decode_settings_key(ctx: ResolveContext) -> str:

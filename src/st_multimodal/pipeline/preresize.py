@@ -31,7 +31,7 @@ class ImagePreResizer:
         self.image_processor = image_processor
         self.max_pixels = max_pixels
         """Largest image the resize may produce; a bigger one is a LimitExceededError, never an allocation."""
-        self._size = _size_dict(image_processor.size)
+        self._size = size_dict(image_processor.size)
         self._resample = image_processor.resample
         self._targets: dict[tuple[int, int], tuple[int, int] | None] = {}
         """(height, width) in -> (height, width) the processor resizes to; a resizer lives for one call."""
@@ -94,7 +94,7 @@ class ImagePreResizer:
         crop = getattr(processor, "crop_size", None)
         if not getattr(processor, "do_center_crop", False) or crop is None:
             return resized
-        crop = _size_dict(crop)
+        crop = size_dict(crop)
         if not crop.height or not crop.width or crop.height > resized.shape[-2] or crop.width > resized.shape[-1]:
             return resized  # the processor pads: leave it to the processor
         try:
@@ -124,7 +124,7 @@ class QwenPreResizer(ImagePreResizer):
             return False  # an older transformers, whose Qwen processor resizes inside its _preprocess
         if kind._preprocess is not Qwen2VLImageProcessor._preprocess or kind.resize is not Qwen2VLImageProcessor.resize:
             return False  # a subclass with its own resize logic
-        size = _size_dict(image_processor.size)
+        size = size_dict(image_processor.size)
         return bool(size.shortest_edge and size.longest_edge and image_processor.patch_size and image_processor.merge_size)
 
     def _factor(self) -> int:
@@ -160,7 +160,8 @@ def settings_token(processor: Any, *extra: Any) -> str | None:
     return cache_key(type(processor).__module__, type(processor).__qualname__, settings, *map(repr, extra))
 
 
-def _size_dict(size: Any) -> Any:
+def size_dict(size: Any) -> Any:
+    """A processor's ``size`` (or ``crop_size``) as transformers' ``SizeDict``."""
     from transformers.image_processing_utils import SizeDict
 
     return size if isinstance(size, SizeDict) else SizeDict(**size)
@@ -168,7 +169,7 @@ def _size_dict(size: Any) -> Any:
 
 def _target(size: Any, current: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """The (height, width) the processor resizes an image of ``current`` size to; None if unsupported."""
-    size = _size_dict(size)
+    size = size_dict(size)
     if size.longest_edge or size.max_height or size.max_width:
         return None
     if size.height and size.width and not size.shortest_edge:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import LimitExceededError
 from ..policy import DEFAULT_DECODE_LIMITS, DecodeLimits
-from .preresize import settings_token
+from .preresize import settings_token, size_dict
 
 __all__ = ["VideoPreResizer"]
 
@@ -35,12 +35,8 @@ class VideoPreResizer:
     """Calls ``video_processor.resize`` on a decoded clip's frames where that provably changes nothing downstream."""
 
     def __init__(self, video_processor: Any):
-        from transformers.image_processing_utils import SizeDict
-
         self.video_processor = video_processor
-        size = video_processor.size
-        size = size if isinstance(size, SizeDict) else SizeDict(**size)
-        self._resize_kwargs = dict(size=size, resample=video_processor.resample,
+        self._resize_kwargs = dict(size=size_dict(video_processor.size), resample=video_processor.resample,
                                    factor=int(video_processor.patch_size) * int(video_processor.merge_size),
                                    temporal_factor=int(video_processor.temporal_patch_size))
         if "cap_pixels_per_frame" in inspect.signature(type(video_processor).resize).parameters:
